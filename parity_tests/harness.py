@@ -1,0 +1,100 @@
+"""Both sides run on one case; the comparison walks the tensors in causal order.
+
+    output -> h_n -> dx -> dh0 -> grad <every parameter, torch's order>
+
+A forward mismatch explains any backward one, so the first failing tensor in that order is
+the one reported in detail; the others are listed with their normwise error.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+from reference import torch_cell_vjp, torch_rnn_vjp
+
+from .cases import CellCase, RNNCase
+from .compare import CellLocator, Comparison, Locator, compare, format_comparison, rtol_for
+from .contract import impl_name, run_cell, run_rnn
+
+
+class ParityMismatch(AssertionError):
+    """The implementation's numbers differ from torch's beyond the tolerance."""
+
+    def __init__(self, message: str, comparisons: list[Comparison]):
+        super().__init__(message)
+        self.comparisons = comparisons
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.tensor for c in self.comparisons if not c.passed]
+
+
+def rnn_comparisons(cls, case: RNNCase) -> list[Comparison]:
+    """Run ``cls`` and torch on ``case``; one Comparison per tensor, in causal order."""
+    cfg = case.config
+    arrays = case.materialize()
+    mine = run_rnn(cls, cfg, arrays)
+    ref = torch_rnn_vjp(
+        cfg.module_kwargs(), arrays["params"], arrays["x"], arrays["h0"], arrays["d_output"], arrays["d_h_n"]
+    )
+    rtol, loc = rtol_for(arrays["x"].dtype), Locator(cfg)
+    pairs = [("output", mine.output, ref.output), ("h_n", mine.h_n, ref.h_n), ("dx", mine.dx, ref.dx), ("dh0", mine.dh0, ref.dh0)]
+    pairs += [(f"grad {n}", mine.grads[n], ref.grads[n]) for n in ref.grads]
+    return [compare(name, a, e, rtol=rtol, locate=loc) for name, a, e in pairs]
+
+
+def cell_comparisons(cls, case: CellCase) -> list[Comparison]:
+    cfg = case.config
+    arrays = case.materialize()
+    mine = run_cell(cls, cfg, arrays)
+    ref = torch_cell_vjp(cfg.module_kwargs(), arrays["params"], arrays["x"], arrays["h"], arrays["d_h_next"])
+    rtol, loc = rtol_for(arrays["x"].dtype), CellLocator(cfg)
+    pairs = [("h_next", mine.h_next, ref.h_next), ("dx", mine.dx, ref.dx), ("dh", mine.dh, ref.dh)]
+    pairs += [(f"grad {n}", mine.grads[n], ref.grads[n]) for n in ref.grads]
+    return [compare(name, a, e, rtol=rtol, locate=loc) for name, a, e in pairs]
+
+
+def assert_rnn_parity(cls, case: RNNCase) -> list[Comparison]:
+    __tracebackhide__ = True
+    comparisons = rnn_comparisons(cls, case)
+    _raise_on_mismatch(cls, case, comparisons, "torch.nn.RNN", "--rnn-impl")
+    return comparisons
+
+
+def assert_cell_parity(cls, case: CellCase) -> list[Comparison]:
+    __tracebackhide__ = True
+    comparisons = cell_comparisons(cls, case)
+    _raise_on_mismatch(cls, case, comparisons, "torch.nn.RNNCell", "--cell-impl")
+    return comparisons
+
+
+def _raise_on_mismatch(cls, case, comparisons, oracle: str, flag: str) -> None:
+    __tracebackhide__ = True
+    failed = [c for c in comparisons if not c.passed]
+    if not failed:
+        return
+    first = failed[0]
+    status = ", ".join(f"{c.tensor} {'ok' if c.passed else 'DIFFERS'}" for c in comparisons)
+    others = [f"  {c.tensor}: normwise error {c.normwise:.3g}, greatest at ({c.abs_where})" for c in failed[1:]]
+    lines = [
+        f"{first.tensor} of {impl_name(cls)} differs from {oracle}",
+        f"case: {case.config.short()}; seed={case.seed}, weight_scale={case.weight_scale:.4g}, "
+        f"input_scale={case.input_scale:.4g}"
+        + (", all-zero weights" if case.zero_weights else "")
+        + (", all-zero inputs" if case.zero_inputs else ""),
+        format_comparison(first),
+    ]
+    if others:
+        lines += ["Also differing:", *others]
+    lines += [f"Causal order: {status}", reproduce_note(cls, case, flag)]
+    raise ParityMismatch("\n".join(lines), comparisons)
+
+
+def reproduce_note(cls, case, flag: str) -> str:
+    node = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+    lines = ["To reproduce:"]
+    if node:
+        lines.append(f"  pytest {shlex.quote(node)} {flag} {impl_name(cls)}   (replays the shrunk example)")
+    lines.append(f"  python -m parity_tests.repro {flag} {impl_name(cls)} {shlex.quote(repr(case))}")
+    return "\n".join(lines)
