@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from .cases import (
     MAX_INPUT_SCALE,
     MAX_WEIGHT_SCALE,
+    MIN_NONZERO_SCALE,
     CellCase,
     CellConfig,
     RNNCase,
@@ -76,10 +77,11 @@ def _scales(max_weight_scale: float, max_input_scale: float):
         raise ValueError(f"max_weight_scale must be in (0, {MAX_WEIGHT_SCALE}], got {max_weight_scale}")
     if not 0 < max_input_scale <= MAX_INPUT_SCALE:
         raise ValueError(f"max_input_scale must be in (0, {MAX_INPUT_SCALE}], got {max_input_scale}")
+    # 0 exactly, or a normal number of at least MIN_NONZERO_SCALE (see cases.py).
     return dict(
         seed=st.integers(0, 2**32 - 1),
-        weight_scale=st.floats(0.0, max_weight_scale),
-        input_scale=st.floats(0.0, max_input_scale),
+        weight_scale=st.one_of(st.just(0.0), st.floats(MIN_NONZERO_SCALE, max_weight_scale)),
+        input_scale=st.one_of(st.just(0.0), st.floats(MIN_NONZERO_SCALE, max_input_scale)),
     )
 
 
