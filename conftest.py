@@ -59,6 +59,9 @@ def pytest_configure(config):
     out, h = rnn(torch.zeros(2, 1, 2, dtype=torch.float64, requires_grad=True))
     (out.sum() + h.sum()).backward()
     np.zeros(1) @ np.zeros(1)
+    # Resolve the implementations now, so a bad --rnn-impl is one usage error, not an
+    # error in every test.
+    config._parity_impls = {opt: _load(config, opt) for opt in ("--rnn-impl", "--cell-impl")}
 
 
 def _load(config, option):
@@ -73,13 +76,13 @@ def _load(config, option):
 @pytest.fixture(scope="session")
 def rnn_impl(pytestconfig):
     """The RNN class under test (``--rnn-impl``)."""
-    return _load(pytestconfig, "--rnn-impl")
+    return pytestconfig._parity_impls["--rnn-impl"]
 
 
 @pytest.fixture(scope="session")
 def cell_impl(pytestconfig):
     """The RNNCell class under test (``--cell-impl``)."""
-    return _load(pytestconfig, "--cell-impl")
+    return pytestconfig._parity_impls["--cell-impl"]
 
 
 @pytest.fixture

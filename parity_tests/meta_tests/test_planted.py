@@ -5,22 +5,18 @@ The planted bugs run through exactly the property the parity suite runs
 (``parity_tests.properties``), on the table row whose configurations expose them.
 """
 
-import os
-import subprocess
-import sys
 from fnmatch import fnmatch
-from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
+from parity_tests.meta_tests._subprocess import run_pytest
 from parity_tests.cases import CELL_ROWS, RNN_ROWS, row_by_name
 from parity_tests.harness import ParityMismatch
 from parity_tests.planted.bugs import PLANTED
 from parity_tests.planted.concat_rnn import ColumnCell, ConcatRNN
 from parity_tests.properties import run_cell_property, run_rnn_property
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNNERS = {"rnn": run_rnn_property, "cell": run_cell_property}
 
 
@@ -48,17 +44,9 @@ def test_column_style_cell_is_accepted(row):
     assert ran > 0 and not declined
 
 
-def _pytest(*args):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HYPOTHESIS_PROFILE="ci")
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
-
-
 def test_cli_rejects_a_planted_bug_end_to_end():
     """`pytest --rnn-impl module:Class` runs the parity suite on that class and fails it."""
-    proc = _pytest(
+    proc = run_pytest(
         "parity_tests/test_rnn_parity.py", "-k", "square_I_eq_H",
         "--rnn-impl", "parity_tests.planted.bugs:SwappedDxDhPrev",
     )
@@ -68,7 +56,7 @@ def test_cli_rejects_a_planted_bug_end_to_end():
 
 
 def test_cli_accepts_a_correct_plugin_end_to_end():
-    proc = _pytest(
+    proc = run_pytest(
         "parity_tests/test_rnn_parity.py",
         "--rnn-impl", "parity_tests.planted.concat_rnn:ConcatRNN",
         "--cell-impl", "parity_tests.planted.concat_rnn:ColumnCell",

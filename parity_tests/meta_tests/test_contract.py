@@ -1,0 +1,66 @@
+"""A plug-in that breaks the contract gets a message naming what is wrong; one that
+declines a configuration with NotImplementedError has it reported as skipped."""
+
+import pytest
+
+from parity_tests.cases import row_by_name
+from parity_tests.contract import ContractViolation, load_impl
+from parity_tests.meta_tests._subprocess import run_pytest
+from parity_tests.planted import broken
+from parity_tests.properties import run_rnn_property
+
+VIOLATIONS = [
+    (broken.ForwardReturnsNone, "tanh_basic", r"ForwardReturnsNone\.forward must return a tuple \(output, h_n\), got None"),
+    (broken.OutputTransposed, "tanh_basic", r"forward output must have shape \(\d+, \d+, \d+\), got"),
+    (broken.MissingGradKey, "tanh_basic", r"\.grads \(after backward\) keys must be exactly torch's parameter names; missing \['weight_hh_l0'\]"),
+    (broken.BackwardReturnsNone, "tanh_basic", r"\.backward must return a tuple \(dx, dh0\), got None"),
+    (broken.WritesIntoInput, "tanh_basic", r"WritesIntoInput\.forward modified its argument x in place"),
+    (broken.UpcastsToFloat64, "float32", r"has dtype float64, but the inputs were float32"),
+    (broken.WrongParamNames, "tanh_basic", r"\.params \(after construction\) keys .* missing \['weight_hh_l0'\], unexpected \['weight_rec_l0'\]"),
+    (broken.RejectsBatchFirstKeyword, "tanh_basic", r"RejectsBatchFirstKeyword\(.*\) raised TypeError: .*batch_first"),
+]
+
+
+@pytest.mark.parametrize("cls, row, message", VIOLATIONS, ids=[v[0].__name__ for v in VIOLATIONS])
+def test_contract_violation_is_named(cls, row, message):
+    with pytest.raises(ContractViolation, match=message):
+        run_rnn_property(cls, row_by_name(row))
+
+
+def test_declined_configuration_is_not_run_and_not_failed():
+    ran, declined = run_rnn_property(broken.NoBidirectional, row_by_name("bidirectional"))
+    assert ran == 0 and declined
+    assert "bidirectional RNNs are not implemented yet" in declined[0]
+    ran, declined = run_rnn_property(broken.NoBidirectional, row_by_name("anything"))
+    assert ran > 0 and declined  # the unidirectional draws still run
+
+
+def test_declined_configuration_is_reported_as_skipped_with_reason():
+    proc = run_pytest(
+        "parity_tests/test_rnn_parity.py", "-rs", "-k", "bidirectional or tanh_basic or anything",
+        "--rnn-impl", "parity_tests.planted.broken:NoBidirectional",
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert "SKIPPED" in out and "bidirectional RNNs are not implemented yet" in out
+    assert "configurations the implementation declined (not tested)" in out
+    assert "test_rnn_parity[anything]" in out.split("declined (not tested)")[1]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("scratch.RNN", r"must be given as 'module:Class'"),
+        ("no_such_module_xyz:RNN", r"cannot import module 'no_such_module_xyz'"),
+        ("scratch:NoSuchClass", r"module 'scratch' has no attribute 'NoSuchClass'"),
+    ],
+)
+def test_load_impl_errors_are_clear(spec, message):
+    with pytest.raises(ValueError, match=message):
+        load_impl(spec)
+
+
+def test_bad_impl_option_is_a_usage_error():
+    proc = run_pytest("parity_tests/test_rnn_parity.py", "--rnn-impl", "nope_module:X")
+    assert proc.returncode == 4, proc.stdout + proc.stderr  # pytest's usage-error exit code
+    assert "cannot import module 'nope_module'" in proc.stderr + proc.stdout

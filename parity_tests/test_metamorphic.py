@@ -1,0 +1,140 @@
+"""Metamorphic properties of scratch alone (no torch): two ways of computing the same thing
+must agree, forward and backward.
+
+- an RNN over T steps equals T RNNCell steps (gradients chained by hand);
+- a batch of one equals the unbatched call;
+- batch_first is a transpose of time-major;
+- a 2-layer RNN equals two stacked 1-layer RNNs (gradients passed down by hand).
+
+The two sides do the same arithmetic in different groupings (one product over stacked time
+steps vs. per-step products), so they agree to rounding: compared with the same normwise
+tolerance as the parity tests.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import example, given
+
+from parity_tests.cases import RNNCase, RNNConfig
+from parity_tests.compare import compare, rtol_for
+from parity_tests.strategies import rnn_cases
+from scratch import RNN, RNNCell
+
+
+def assert_same(name, actual, expected):
+    __tracebackhide__ = True
+    c = compare(name, actual, expected, rtol=rtol_for(expected.dtype))
+    assert c.passed, (
+        f"{name}: normwise difference {c.normwise:.3g} > {c.rtol:.3g} "
+        f"(greatest {c.max_abs:.3g} at index {c.abs_index})"
+    )
+
+
+def _scratch_rnn(case: RNNCase, **overrides):
+    cfg = replace(case.config, **overrides)
+    arrays = case.materialize()
+    rnn = RNN(**cfg.module_kwargs())
+    rnn.params = dict(arrays["params"])
+    return rnn, arrays
+
+
+@given(case=rnn_cases(num_layers=1, bidirectional=False, batch_first=False))
+@example(case=RNNCase(RNNConfig(2, 2, seq_len=1, batch=1), seed=5))
+def test_rnn_equals_unrolled_cells(case):
+    rnn, a = _scratch_rnn(case)
+    out, h_n = rnn.forward(a["x"], a["h0"])
+    dx, dh0 = rnn.backward(a["d_output"], a["d_h_n"])
+
+    cfg, p = case.config, a["params"]
+    T = cfg.seq_len
+    cells = []
+    h = a["h0"][0] if a["h0"] is not None else None
+    outs = []
+    for t in range(T):
+        cell = RNNCell(cfg.input_size, cfg.hidden_size, bias=cfg.bias, nonlinearity=cfg.nonlinearity)
+        cell.params = {k.removesuffix("_l0"): v for k, v in p.items()}
+        h = cell.forward(a["x"][t], h)
+        outs.append(h)
+        cells.append(cell)
+    assert_same("output", out, np.stack(outs))
+    assert_same("h_n", h_n, outs[-1][None])
+
+    # BPTT by hand: the gradient reaching h_t is the output's plus what step t+1 sends back.
+    dh = a["d_h_n"][0]
+    dxs = [None] * T
+    grads = {k: np.zeros_like(v) for k, v in cells[0].params.items()}
+    for t in range(T - 1, -1, -1):
+        dxs[t], dh = cells[t].backward(a["d_output"][t] + dh)
+        for k in grads:
+            grads[k] += cells[t].grads[k]
+    assert_same("dx", dx, np.stack(dxs))
+    assert_same("dh0", dh0, dh[None])
+    for k, g in grads.items():
+        assert_same(f"grad {k}_l0", rnn.grads[f"{k}_l0"], g)
+
+
+@given(case=rnn_cases(max_batch=1))
+def test_batch_of_one_equals_unbatched(case):
+    assert case.config.batch == 1
+    rnn, a = _scratch_rnn(case)
+    out, h_n = rnn.forward(a["x"], a["h0"])
+    dx, dh0 = rnn.backward(a["d_output"], a["d_h_n"])
+    grads = rnn.grads
+
+    squeeze_x = 0 if case.config.batch_first else 1  # where the batch axis of x is
+    h0 = None if a["h0"] is None else a["h0"][:, 0]
+    out_u, h_n_u = rnn.forward(np.take(a["x"], 0, axis=squeeze_x), h0)
+    dx_u, dh0_u = rnn.backward(np.take(a["d_output"], 0, axis=squeeze_x), a["d_h_n"][:, 0])
+    assert out_u.ndim == 2 and h_n_u.ndim == 2
+    assert_same("output", out_u, np.take(out, 0, axis=squeeze_x))
+    assert_same("h_n", h_n_u, h_n[:, 0])
+    assert_same("dx", dx_u, np.take(dx, 0, axis=squeeze_x))
+    assert_same("dh0", dh0_u, dh0[:, 0])
+    for k in grads:
+        assert_same(f"grad {k}", rnn.grads[k], grads[k])
+
+
+@given(case=rnn_cases(batch_first=False))
+def test_batch_first_is_a_transpose(case):
+    tm, a = _scratch_rnn(case)
+    bf, _ = _scratch_rnn(case, batch_first=True)
+    out, h_n = tm.forward(a["x"], a["h0"])
+    dx, dh0 = tm.backward(a["d_output"], a["d_h_n"])
+    out_b, h_n_b = bf.forward(a["x"].swapaxes(0, 1), a["h0"])
+    dx_b, dh0_b = bf.backward(a["d_output"].swapaxes(0, 1), a["d_h_n"])
+    assert_same("output", out_b, out.swapaxes(0, 1))
+    assert_same("h_n", h_n_b, h_n)  # h0 / h_n stay (L*D, B, H) whatever batch_first is
+    assert_same("dx", dx_b, dx.swapaxes(0, 1))
+    assert_same("dh0", dh0_b, dh0)
+    for k in tm.grads:
+        assert_same(f"grad {k}", bf.grads[k], tm.grads[k])
+
+
+@given(case=rnn_cases(num_layers=2))
+def test_two_layers_equal_two_stacked_single_layers(case):
+    cfg = case.config
+    D = cfg.num_directions
+    deep, a = _scratch_rnn(case)
+    out, h_n = deep.forward(a["x"], a["h0"])
+    dx, dh0 = deep.backward(a["d_output"], a["d_h_n"])
+
+    kw = dict(cfg.module_kwargs(), num_layers=1)
+    bottom = RNN(**kw)
+    top = RNN(**dict(kw, input_size=D * cfg.hidden_size))
+    bottom.params = {k: v for k, v in a["params"].items() if "_l0" in k}
+    top.params = {k.replace("_l1", "_l0"): v for k, v in a["params"].items() if "_l1" in k}
+    h0 = a["h0"] if a["h0"] is not None else np.zeros(cfg.state_shape(), dtype=a["x"].dtype)
+    mid, h_n0 = bottom.forward(a["x"], h0[:D])
+    out2, h_n1 = top.forward(mid, h0[D:])
+    assert_same("output", out, out2)
+    assert_same("h_n", h_n, np.concatenate([h_n0, h_n1]))
+
+    d_mid, dh0_1 = top.backward(a["d_output"], a["d_h_n"][D:])
+    dx2, dh0_0 = bottom.backward(d_mid, a["d_h_n"][:D])
+    assert_same("dx", dx, dx2)
+    assert_same("dh0", dh0, np.concatenate([dh0_0, dh0_1]))
+    for k, g in bottom.grads.items():
+        assert_same(f"grad {k}", deep.grads[k], g)
+    for k, g in top.grads.items():
+        assert_same(f"grad {k.replace('_l0', '_l1')}", deep.grads[k.replace("_l0", "_l1")], g)
