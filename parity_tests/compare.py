@@ -2,15 +2,19 @@
 
 Tolerance policy (derivation in the README, "Tolerance policy"):
 
-    pass  iff  max|actual - expected|  <=  rtol(dtype) * max|expected|          (normwise, inf-norm)
+    pass  iff  max|actual - expected|  <=  rtol(dtype) * scale                  (normwise, inf-norm)
+    scale = max( max|expected|, max(magnitude) )
     rtol(float64) = 1000 * eps(float64) ~ 2.2e-13     against torch in float64
     rtol(float32) = 1000 * eps(float32) ~ 1.2e-4      against torch in float64 on the same
                                                        (float32-rounded) inputs
 
-The error budget is relative to the size of the whole tensor, not per element: an element
-that is tiny because of cancellation carries the absolute rounding error of its neighbours,
-and an elementwise relative test would flag it falsely. A reference that is exactly zero
-(structural zeros: zero weights, zero inputs) requires an exactly-zero actual.
+``magnitude`` is the sum of |terms| the tensor is a sum of (``reference.torch_loop.
+magnitudes``): rounding error is bounded by the size of the terms, not of their sum, so
+where terms cancel the budget follows the terms. The budget is for the whole tensor, not
+per element: an element that is tiny by cancellation carries the absolute rounding error of
+its neighbours, and an elementwise relative test would flag it falsely. A tensor whose
+reference and magnitude are both exactly zero (structural zeros: zero weights, zero
+inputs) requires an exactly-zero actual.
 """
 
 from __future__ import annotations
@@ -34,9 +38,10 @@ class Comparison:
     passed: bool
     max_abs: float  # greatest |actual - expected|
     max_rel: float  # greatest |actual - expected| / |expected| over elements with expected != 0
-    normwise: float  # max_abs / max|expected| (the quantity the tolerance bounds)
+    normwise: float  # max_abs / scale (the quantity the tolerance bounds)
     rtol: float
-    allowed_abs: float  # rtol * max|expected|
+    allowed_abs: float  # rtol * scale
+    scale: float  # max(max|expected|, max magnitude of the summed terms)
     mismatched: int  # elements with |actual - expected| > allowed_abs
     total: int
     abs_index: tuple | None  # where the greatest absolute difference is
@@ -51,10 +56,14 @@ class Comparison:
         return d
 
 
-def compare(tensor: str, actual: np.ndarray, expected: np.ndarray, *, rtol: float, locate=None) -> Comparison:
+def compare(
+    tensor: str, actual: np.ndarray, expected: np.ndarray, *, rtol: float, magnitude=None, locate=None
+) -> Comparison:
     """Compare two arrays of the same shape (shapes are checked earlier, by the contract).
 
-    ``locate(tensor, index) -> str`` decodes an index into words; see ``Locator``.
+    ``magnitude``: array or number, the size of the terms ``expected`` is a sum of (None:
+    only ``expected`` sets the scale). ``locate(tensor, index) -> str`` decodes an index
+    into words; see ``Locator``.
     """
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
@@ -64,6 +73,8 @@ def compare(tensor: str, actual: np.ndarray, expected: np.ndarray, *, rtol: floa
     # NaN or inf in the actual is a mismatch of infinite size, never a pass.
     diff = np.where(np.isfinite(diff), diff, np.inf)
     scale = float(np.max(np.abs(e))) if e.size else 0.0
+    if magnitude is not None and np.size(magnitude):
+        scale = max(scale, float(np.max(np.abs(magnitude))))
     allowed = rtol * scale
     max_abs = float(diff.max()) if diff.size else 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -81,6 +92,7 @@ def compare(tensor: str, actual: np.ndarray, expected: np.ndarray, *, rtol: floa
         normwise=float(normwise),
         rtol=rtol,
         allowed_abs=allowed,
+        scale=scale,
         mismatched=int(np.count_nonzero(diff > allowed)),
         total=int(diff.size),
         abs_index=abs_index,
@@ -165,7 +177,7 @@ def format_comparison(c: Comparison) -> str:
             f"Greatest absolute difference: {c.max_abs:.6g} at index {c.abs_index} "
             f"= ({c.abs_where}) (up to {c.allowed_abs:.3g} allowed)",
             f"Greatest relative difference: {c.max_rel:.6g} at index {c.rel_index} = ({c.rel_where})",
-            f"Normwise relative error: {c.normwise:.3g} (allowed rtol {c.rtol:.3g} "
-            f"= {ULPS_BUDGET} eps, relative to max|expected|)",
+            f"Normwise relative error: {c.normwise:.3g} (allowed {c.rtol:.3g} = {ULPS_BUDGET} eps, "
+            f"relative to scale {c.scale:.3g} = max(|expected|, |summed terms|))",
         ]
     )

@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 import shlex
 
+import numpy as np
+
 from reference import torch_cell_vjp, torch_rnn_vjp
+from reference.torch_loop import magnitudes, rnn_loop_vjp
 
 from .cases import CellCase, RNNCase
 from .compare import CellLocator, Comparison, Locator, compare, format_comparison, rtol_for
@@ -38,10 +41,35 @@ def rnn_comparisons(cls, case: RNNCase) -> list[Comparison]:
     ref = torch_rnn_vjp(
         cfg.module_kwargs(), arrays["params"], arrays["x"], arrays["h0"], arrays["d_output"], arrays["d_h_n"]
     )
+    mags = rnn_magnitudes(cfg, arrays)
     rtol, loc = rtol_for(arrays["x"].dtype), Locator(cfg)
     pairs = [("output", mine.output, ref.output), ("h_n", mine.h_n, ref.h_n), ("dx", mine.dx, ref.dx), ("dh0", mine.dh0, ref.dh0)]
     pairs += [(f"grad {n}", mine.grads[n], ref.grads[n]) for n in ref.grads]
-    return [compare(name, a, e, rtol=rtol, locate=loc) for name, a, e in pairs]
+    return [compare(name, a, e, rtol=rtol, magnitude=mags[name], locate=loc) for name, a, e in pairs]
+
+
+def rnn_magnitudes(cfg, arrays) -> dict:
+    """Sizes of the summed terms behind every tensor, from the explicit torch loop."""
+    tm = (lambda a: a.swapaxes(0, 1)) if cfg.batch_first else (lambda a: a)
+    loop = rnn_loop_vjp(
+        cfg.module_kwargs(), arrays["params"], tm(arrays["x"]), arrays["h0"], tm(arrays["d_output"]), arrays["d_h_n"]
+    )
+    return magnitudes(cfg.module_kwargs(), arrays["params"], loop, batch_first=cfg.batch_first)
+
+
+def cell_magnitudes(cfg, arrays, h_next) -> dict:
+    """Sizes of the summed terms behind every cell tensor (see ``reference.magnitudes``)."""
+    p = {k: np.abs(v.astype(np.float64)) for k, v in arrays["params"].items()}
+    x = np.abs(arrays["x"].astype(np.float64))
+    h = np.zeros((cfg.batch, cfg.hidden_size)) if arrays["h"] is None else np.abs(arrays["h"].astype(np.float64))
+    m = x @ p["weight_ih"].T + h @ p["weight_hh"].T + (p["bias_ih"] + p["bias_hh"] if cfg.bias else 0)
+    dphi = 1 - h_next**2 if cfg.nonlinearity == "tanh" else (h_next > 0).astype(float)
+    A = np.abs(arrays["d_h_next"].astype(np.float64)) * dphi
+    mags = {"h_next": m, "dx": A @ p["weight_ih"], "dh": A @ p["weight_hh"],
+            "grad weight_ih": A.T @ x, "grad weight_hh": A.T @ h}
+    if cfg.bias:
+        mags["grad bias_ih"] = mags["grad bias_hh"] = A.sum(axis=0)
+    return mags
 
 
 def cell_comparisons(cls, case: CellCase) -> list[Comparison]:
@@ -49,10 +77,11 @@ def cell_comparisons(cls, case: CellCase) -> list[Comparison]:
     arrays = case.materialize()
     mine = run_cell(cls, cfg, arrays)
     ref = torch_cell_vjp(cfg.module_kwargs(), arrays["params"], arrays["x"], arrays["h"], arrays["d_h_next"])
+    mags = cell_magnitudes(cfg, arrays, ref.h_next)
     rtol, loc = rtol_for(arrays["x"].dtype), CellLocator(cfg)
     pairs = [("h_next", mine.h_next, ref.h_next), ("dx", mine.dx, ref.dx), ("dh", mine.dh, ref.dh)]
     pairs += [(f"grad {n}", mine.grads[n], ref.grads[n]) for n in ref.grads]
-    return [compare(name, a, e, rtol=rtol, locate=loc) for name, a, e in pairs]
+    return [compare(name, a, e, rtol=rtol, magnitude=mags[name], locate=loc) for name, a, e in pairs]
 
 
 def assert_rnn_parity(cls, case: RNNCase) -> list[Comparison]:
