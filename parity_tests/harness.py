@@ -124,6 +124,8 @@ def reproduce_note(cls, case, flag: str) -> str:
     node = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
     lines = ["To reproduce:"]
     if node:
-        lines.append(f"  pytest {shlex.quote(node)} {flag} {impl_name(cls)}   (replays the shrunk example)")
-    lines.append(f"  python -m parity_tests.repro {flag} {impl_name(cls)} {shlex.quote(repr(case))}")
+        lines.append(f"  pytest {shlex.quote(node)} {flag} {impl_name(cls)}   (the ci profile is derandomized, dev replays .hypothesis/)")
+    text = repr(case)
+    quoted = f'"{text}"' if not set(text) & set('"$`\\!') else shlex.quote(text)
+    lines.append(f"  python -m parity_tests.repro {flag} {impl_name(cls)} {quoted}")
     return "\n".join(lines)
