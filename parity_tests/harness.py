@@ -49,23 +49,30 @@ def rnn_comparisons(cls, case: RNNCase) -> list[Comparison]:
 
 
 def rnn_magnitudes(cfg, arrays) -> dict:
-    """Sizes of the summed terms behind every tensor, from the explicit torch loop."""
+    """Running error bounds of every tensor (``reference.torch_loop.magnitudes``)."""
     tm = (lambda a: a.swapaxes(0, 1)) if cfg.batch_first else (lambda a: a)
-    loop = rnn_loop_vjp(
-        cfg.module_kwargs(), arrays["params"], tm(arrays["x"]), arrays["h0"], tm(arrays["d_output"]), arrays["d_h_n"]
+    x, d_out = tm(arrays["x"]), tm(arrays["d_output"])
+    loop = rnn_loop_vjp(cfg.module_kwargs(), arrays["params"], x, arrays["h0"], d_out, arrays["d_h_n"])
+    return magnitudes(
+        cfg.module_kwargs(), arrays["params"], loop, x, arrays["h0"], d_out, arrays["d_h_n"], batch_first=cfg.batch_first
     )
-    return magnitudes(cfg.module_kwargs(), arrays["params"], loop, batch_first=cfg.batch_first)
 
 
 def cell_magnitudes(cfg, arrays, h_next) -> dict:
-    """Sizes of the summed terms behind every cell tensor (see ``reference.magnitudes``)."""
+    """Running error bounds of every cell tensor: one step of ``reference.torch_loop.magnitudes``."""
     p = {k: np.abs(v.astype(np.float64)) for k, v in arrays["params"].items()}
     x = np.abs(arrays["x"].astype(np.float64))
     h = np.zeros((cfg.batch, cfg.hidden_size)) if arrays["h"] is None else np.abs(arrays["h"].astype(np.float64))
-    m = x @ p["weight_ih"].T + h @ p["weight_hh"].T + (p["bias_ih"] + p["bias_hh"] if cfg.bias else 0)
-    dphi = 1 - h_next**2 if cfg.nonlinearity == "tanh" else (h_next > 0).astype(float)
-    A = np.abs(arrays["d_h_next"].astype(np.float64)) * dphi
-    mags = {"h_next": m, "dx": A @ p["weight_ih"], "dh": A @ p["weight_hh"],
+    d = np.abs(arrays["d_h_next"].astype(np.float64))
+    ma = x @ p["weight_ih"].T + h @ p["weight_hh"].T + (p["bias_ih"] + p["bias_hh"] if cfg.bias else 0)
+    if cfg.nonlinearity == "tanh":
+        g = 1 - h_next**2
+        mh = g * ma + np.abs(h_next)
+        A = d * g + d * 2 * np.abs(h_next) * mh  # tanh' from a computed h
+    else:
+        mh = (h_next > 0) * ma
+        A = d * (h_next > 0)
+    mags = {"h_next": mh, "dx": A @ p["weight_ih"], "dh": A @ p["weight_hh"],
             "grad weight_ih": A.T @ x, "grad weight_hh": A.T @ h}
     if cfg.bias:
         mags["grad bias_ih"] = mags["grad bias_hh"] = A.sum(axis=0)

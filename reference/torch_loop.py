@@ -5,8 +5,8 @@ per (layer, direction) the layer input, the pre-activations a_t, the hidden stat
 and, through autograd, da_t = dL/da_t for the same upstream gradients. The harness uses
 them for
 
-* the magnitude of the terms each result is a sum of (``magnitudes``), which sets the
-  tolerance scale where cancellation makes a result much smaller than its terms;
+* a running error bound for every result (``magnitudes``), which sets the tolerance
+  scale where cancellation makes a result much smaller than its terms;
 * saying where in time two implementations part (diagnosis).
 
 It is cross-checked against ``torch.nn.RNN`` in the meta tests, so it cannot drift.
@@ -119,57 +119,86 @@ def _grad(t: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(t).detach() if t.grad is None else t.grad.detach()
 
 
-def magnitudes(rnn_kwargs: dict, params: dict, loop: LoopResult, batch_first: bool = False) -> dict:
-    """For every compared tensor, the inf-norm of the sum of |terms| it is made of.
+def magnitudes(rnn_kwargs: dict, params: dict, loop: LoopResult, x, h0, d_output, d_h_n, batch_first: bool = False) -> dict:
+    """A first-order running error bound for every compared tensor (Wilkinson's running
+    error analysis): the whole forward and backward computation evaluated on magnitudes.
 
-    Every result here is a sum of products, sum_i p_i q_i, and floating-point summation
-    errs by at most gamma_n * sum_i |p_i q_i| (Higham, Accuracy and Stability, 3.1): the
-    size of the TERMS, not of the result, bounds the rounding error. Where terms cancel,
-    the result can be far smaller than that, so the tolerance scale is taken as
-    max(|result|, these magnitudes):
+    A computed sum of products sum_i p_i q_i errs by at most gamma_n * sum_i |p_i||q_i|
+    (Higham, Accuracy and Stability, 3.1), and when p and q are themselves computed their
+    own errors (bounded the same way, M_p and M_q) enter as M_p |q| + |p| M_q. Carrying
+    M along the graph gives, to first order, |computed - exact| <= c * eps * M with c a
+    small multiple of the longest chain of operations. M >= |value| everywhere, and M is
+    much larger than |value| exactly where terms cancel, which is where a tolerance
+    relative to |value| would raise false alarms. With inputs exact (M = |input|):
 
-      output, h_n:   |W_ih||x_t| + |W_hh||h_{t-1}| + |b_ih| + |b_hh|   (|phi'| <= 1)
-      grad W_ih:     sum_t |da_t|^T |x_t|          grad W_hh: sum_t |da_t|^T |h_{t-1}|
-      grad b_*:      sum_t,b |da_t|
-      dx:            sum_d |da_t^d| |W_ih^d|     (layer 0)
-      dh0:           |da_first| |W_hh|, da_first at the first processed step (dh0 is exactly
-                     da_first W_hh)
-    Keys are the harness's tensor names ("output", "h_n", "dx", "dh0", "grad <param>");
-    output and dx are batch-first when ``batch_first``, like the tensors they scale.
+      forward   M_a = |W_ih| M_x + |W_hh| M_hprev + |b_ih| + |b_hh|
+                M_h = |phi'(a)| M_a + |h|                  (|h|: rounding of phi itself)
+      backward  M_dh = |d_output_t| (or M_dx of the layer above) + M_da(t+1) |W_hh|,
+                       starting from |d_h_n|
+                M_da = M_dh |phi'(a)| + |dh| * 2|h| M_h    (tanh' = 1 - h^2 is computed
+                       from a computed h; for relu phi' is exact)
+                M_dx = sum_directions M_da |W_ih|,  M_dh0 = M_da(first step) |W_hh|
+                M_gW_ih = sum_t M_da^T M_x,  M_gW_hh = sum_t M_da^T M_hprev,  M_gb = sum_t M_da
+
+    Inputs are batched; x, d_output TIME-MAJOR; ``batch_first`` only transposes the
+    returned output/dx magnitudes back. Keys are the harness's tensor names.
     """
     L = rnn_kwargs.get("num_layers", 1)
     D = 2 if rnn_kwargs.get("bidirectional") else 1
+    H = rnn_kwargs["hidden_size"]
     bias = rnn_kwargs.get("bias", True)
-    T = loop.output.shape[0]
-    mags: dict = {}
-    out_mag, hn_mag, dh0_mag = [], [], []
-    dx_mag = None
+    tanh = rnn_kwargs.get("nonlinearity", "tanh") == "tanh"
+    x = np.abs(np.asarray(x, dtype=np.float64))
+    T, B, _ = x.shape
+    h0 = np.zeros((L * D, B, H)) if h0 is None else np.abs(np.asarray(h0, dtype=np.float64))
+    P = {k: np.abs(np.asarray(v, dtype=np.float64)) for k, v in params.items()}
+
+    def dphi(tr):  # |phi'(a)| at the reference point
+        return 1 - tr.h**2 if tanh else (tr.a > 0).astype(np.float64)
+
+    # -- forward: M_x of each layer, M_hprev and M_h of each (layer, direction) ----------
+    Mx, Mhp, Mh, Mhn = [x], {}, {}, np.empty((L * D, B, H))
     for layer in range(L):
-        layer_out = []
+        outs = []
         for d in range(D):
-            sfx = "_reverse" if d else ""
-            tr = loop.traces[(layer, d)]
-            w_ih, w_hh = np.abs(params[f"weight_ih_l{layer}{sfx}"]), np.abs(params[f"weight_hh_l{layer}{sfx}"])
-            m = np.abs(tr.layer_input) @ w_ih.T + np.abs(tr.h_prev) @ w_hh.T
+            sfx, tr = ("_reverse" if d else ""), loop.traces[(layer, d)]
+            w_ih, w_hh = P[f"weight_ih_l{layer}{sfx}"], P[f"weight_hh_l{layer}{sfx}"]
+            b = P[f"bias_ih_l{layer}{sfx}"] + P[f"bias_hh_l{layer}{sfx}"] if bias else 0.0
+            hp, h = np.empty((T, B, H)), np.empty((T, B, H))
+            prev = h0[layer * D + d]
+            for t in (range(T - 1, -1, -1) if d else range(T)):
+                hp[t] = prev
+                ma = Mx[layer][t] @ w_ih.T + prev @ w_hh.T + b
+                h[t] = prev = dphi(tr)[t] * ma + np.abs(tr.h[t])
+            Mhp[(layer, d)], Mh[(layer, d)], Mhn[layer * D + d] = hp, h, prev
+            outs.append(h)
+        Mx.append(np.concatenate(outs, axis=-1))
+
+    # -- backward, top layer down ------------------------------------------------------
+    mags: dict = {}
+    Mdh0 = np.empty((L * D, B, H))
+    Mdy = np.abs(np.asarray(d_output, dtype=np.float64))
+    for layer in range(L - 1, -1, -1):
+        Mdx = np.zeros_like(Mx[layer])
+        for d in range(D):
+            sfx, tr = ("_reverse" if d else ""), loop.traces[(layer, d)]
+            w_ih, w_hh = P[f"weight_ih_l{layer}{sfx}"], P[f"weight_hh_l{layer}{sfx}"]
+            g, mh = dphi(tr), Mh[(layer, d)]
+            dphi_err = 2 * np.abs(tr.h) * mh if tanh else 0.0
+            Mda = np.empty((T, B, H))
+            carry = np.abs(np.asarray(d_h_n, dtype=np.float64))[layer * D + d]
+            for t in (range(T) if d else range(T - 1, -1, -1)):  # reverse processing order
+                mdh = Mdy[t, :, d * H:(d + 1) * H] + carry
+                Mda[t] = mdh * g[t] + (np.abs(tr.dh[t]) * dphi_err[t] if tanh else 0.0)
+                carry = Mda[t] @ w_hh
+            Mdh0[layer * D + d] = carry
+            Mdx += Mda @ w_ih
+            A = Mda.reshape(T * B, H)
+            mags[f"grad weight_ih_l{layer}{sfx}"] = A.T @ Mx[layer].reshape(T * B, -1)
+            mags[f"grad weight_hh_l{layer}{sfx}"] = A.T @ Mhp[(layer, d)].reshape(T * B, H)
             if bias:
-                m = m + np.abs(params[f"bias_ih_l{layer}{sfx}"]) + np.abs(params[f"bias_hh_l{layer}{sfx}"])
-            layer_out.append(m)
-            hn_mag.append(m[0] if d else m[T - 1])
-            A = np.abs(tr.da)
-            first = T - 1 if d else 0
-            dh0_mag.append(A[first] @ w_hh)
-            A2 = A.reshape(-1, A.shape[-1])
-            mags[f"grad weight_ih_l{layer}{sfx}"] = A2.T @ np.abs(tr.layer_input).reshape(A2.shape[0], -1)
-            mags[f"grad weight_hh_l{layer}{sfx}"] = A2.T @ np.abs(tr.h_prev).reshape(A2.shape[0], -1)
-            if bias:
-                mags[f"grad bias_ih_l{layer}{sfx}"] = A2.sum(axis=0)
-                mags[f"grad bias_hh_l{layer}{sfx}"] = A2.sum(axis=0)
-            if layer == 0:
-                term = A @ w_ih
-                dx_mag = term if dx_mag is None else dx_mag + term
-        out_mag = np.concatenate(layer_out, axis=-1)
-    mags["output"] = out_mag.swapaxes(0, 1) if batch_first else out_mag
-    mags["h_n"] = np.stack(hn_mag)
-    mags["dx"] = dx_mag.swapaxes(0, 1) if batch_first else dx_mag
-    mags["dh0"] = np.stack(dh0_mag)
+                mags[f"grad bias_ih_l{layer}{sfx}"] = mags[f"grad bias_hh_l{layer}{sfx}"] = A.sum(axis=0)
+        Mdy = Mdx
+    bf = (lambda a: a.swapaxes(0, 1)) if batch_first else (lambda a: a)
+    mags.update(output=bf(Mx[L]), h_n=Mhn, dx=bf(Mdy), dh0=Mdh0)
     return mags
