@@ -8,7 +8,7 @@ Tolerance policy (derivation in the README, "Tolerance policy"):
     rtol(float32) = 1000 * eps(float32) ~ 1.2e-4      against torch in float64 on the same
                                                        (float32-rounded) inputs
 
-``magnitude`` is the sum of |terms| the tensor is a sum of (``reference.torch_loop.
+``magnitude`` is the tensor's first-order running error bound M (``reference.torch_loop.
 magnitudes``): rounding error is bounded by the size of the terms, not of their sum, so
 where terms cancel the budget follows the terms. The budget is for the whole tensor, not
 per element: an element that is tiny by cancellation carries the absolute rounding error of
@@ -41,7 +41,7 @@ class Comparison:
     normwise: float  # max_abs / scale (the quantity the tolerance bounds)
     rtol: float
     allowed_abs: float  # rtol * scale
-    scale: float  # max(max|expected|, max magnitude of the summed terms)
+    scale: float  # max(max|expected|, max running error bound M)
     mismatched: int  # elements with |actual - expected| > allowed_abs
     total: int
     abs_index: tuple | None  # where the greatest absolute difference is
@@ -178,6 +178,6 @@ def format_comparison(c: Comparison) -> str:
             f"= ({c.abs_where}) (up to {c.allowed_abs:.3g} allowed)",
             f"Greatest relative difference: {c.max_rel:.6g} at index {c.rel_index} = ({c.rel_where})",
             f"Normwise relative error: {c.normwise:.3g} (allowed {c.rtol:.3g} = {ULPS_BUDGET} eps, "
-            f"relative to scale {c.scale:.3g} = max(|expected|, |summed terms|))",
+            f"relative to scale {c.scale:.3g} = max(|expected|, error bound M))",
         ]
     )
