@@ -140,6 +140,8 @@ class RNNCase:
     input_scale: float = 1.0
     zero_weights: bool = False
     zero_inputs: bool = False
+    lengths: tuple | None = None  # variable-length sequences (scratch's extension)
+    truncate: int | None = None  # truncated BPTT every k steps (scratch's extension)
 
     def materialize(self) -> dict:
         """Dense arrays for this case: params, x, h0 (or None), d_output, d_h_n."""

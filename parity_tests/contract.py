@@ -87,13 +87,17 @@ def inject_params(impl, cls, params: dict, expected_shapes: dict) -> None:
         own[name] = value.copy()  # the harness keeps its own copy to compare against
 
 
-def run_rnn(cls, config, arrays: dict) -> RNNOutputs:
-    """Construct, inject weights, forward, backward; check every result against the contract."""
+def run_rnn(cls, config, arrays: dict, lengths=None, truncate=None) -> RNNOutputs:
+    """Construct, inject weights, forward, backward; check every result against the contract.
+
+    ``lengths`` / ``truncate`` go to forward / backward as keywords (scratch's extensions).
+    """
     impl = construct(cls, config.module_kwargs())
     inject_params(impl, cls, arrays["params"], config.param_shapes())
     dtype = arrays["x"].dtype
     x, h0 = arrays["x"].copy(), None if arrays["h0"] is None else arrays["h0"].copy()
-    result = _call(cls, "forward", impl.forward, x, h0)
+    fwd_kw = {} if lengths is None else {"lengths": np.asarray(lengths)}
+    result = _call(cls, "forward", impl.forward, x, h0, **fwd_kw)
     if not isinstance(result, tuple) or len(result) != 2:
         raise ContractViolation(
             f"{impl_name(cls)}.forward must return a tuple (output, h_n), got {_what(result)}"
@@ -105,7 +109,8 @@ def run_rnn(cls, config, arrays: dict) -> RNNOutputs:
     _check_unmodified(cls, "forward", "h0", h0, arrays["h0"])
 
     d_out, d_hn = arrays["d_output"].copy(), arrays["d_h_n"].copy()
-    result = _call(cls, "backward", impl.backward, d_out, d_hn)
+    bwd_kw = {} if truncate is None else {"truncate": truncate}
+    result = _call(cls, "backward", impl.backward, d_out, d_hn, **bwd_kw)
     if not isinstance(result, tuple) or len(result) != 2:
         raise ContractViolation(f"{impl_name(cls)}.backward must return a tuple (dx, dh0), got {_what(result)}")
     dx, dh0 = result
@@ -141,9 +146,9 @@ def run_cell(cls, config, arrays: dict) -> CellOutputs:
 
 
 # ---------------------------------------------------------------------------------------
-def _call(cls, method: str, fn, *args):
+def _call(cls, method: str, fn, *args, **kwargs):
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except NotImplementedError as exc:
         raise Unsupported(f"{impl_name(cls)}.{method} raised NotImplementedError: {exc}") from None
 

@@ -37,25 +37,48 @@ def rnn_comparisons(cls, case: RNNCase) -> list[Comparison]:
     """Run ``cls`` and torch on ``case``; one Comparison per tensor, in causal order."""
     cfg = case.config
     arrays = case.materialize()
-    mine = run_rnn(cls, cfg, arrays)
+    mine = run_rnn(cls, cfg, arrays, case.lengths, case.truncate)
     ref = torch_rnn_vjp(
-        cfg.module_kwargs(), arrays["params"], arrays["x"], arrays["h0"], arrays["d_output"], arrays["d_h_n"]
+        cfg.module_kwargs(), arrays["params"], arrays["x"], arrays["h0"], arrays["d_output"], arrays["d_h_n"],
+        lengths=case.lengths, truncate=case.truncate,
     )
-    mags = rnn_magnitudes(cfg, arrays)
+    mags = rnn_magnitudes(cfg, arrays, case.lengths, case.truncate)
     rtol, loc = rtol_for(arrays["x"].dtype), Locator(cfg)
     pairs = [("output", mine.output, ref.output), ("h_n", mine.h_n, ref.h_n), ("dx", mine.dx, ref.dx), ("dh0", mine.dh0, ref.dh0)]
     pairs += [(f"grad {n}", mine.grads[n], ref.grads[n]) for n in ref.grads]
     return [compare(name, a, e, rtol=rtol, magnitude=mags[name], locate=loc) for name, a, e in pairs]
 
 
-def rnn_magnitudes(cfg, arrays) -> dict:
-    """Running error bounds of every tensor (``reference.torch_loop.magnitudes``)."""
+def rnn_magnitudes(cfg, arrays, lengths=None, truncate=None) -> dict:
+    """Running error bounds of every tensor (``reference.torch_loop.magnitudes``).
+
+    With variable ``lengths`` each sequence is bounded on its own (its valid steps only,
+    exactly the computation the packed path does for it) and the bounds are put back in
+    place: parameter gradients are sums over the batch, so their bounds add.
+    """
     tm = (lambda a: a.swapaxes(0, 1)) if cfg.batch_first else (lambda a: a)
-    x, d_out = tm(arrays["x"]), tm(arrays["d_output"])
-    loop = rnn_loop_vjp(cfg.module_kwargs(), arrays["params"], x, arrays["h0"], d_out, arrays["d_h_n"])
-    return magnitudes(
-        cfg.module_kwargs(), arrays["params"], loop, x, arrays["h0"], d_out, arrays["d_h_n"], batch_first=cfg.batch_first
-    )
+    kw, p = cfg.module_kwargs(), arrays["params"]
+    x, d_out, h0, d_hn = tm(arrays["x"]), tm(arrays["d_output"]), arrays["h0"], arrays["d_h_n"]
+    if lengths is None:
+        loop = rnn_loop_vjp(kw, p, x, h0, d_out, d_hn, truncate=truncate)
+        return magnitudes(kw, p, loop, x, h0, d_out, d_hn, batch_first=cfg.batch_first, truncate=truncate)
+    T, B = x.shape[:2]
+    total: dict = {"output": np.zeros(d_out.shape), "dx": np.zeros(x.shape),
+                   "h_n": np.zeros(d_hn.shape), "dh0": np.zeros(d_hn.shape)}
+    for b, n in enumerate(lengths):
+        sl = (slice(0, n), slice(b, b + 1))
+        h0_b = None if h0 is None else h0[:, b : b + 1]
+        loop = rnn_loop_vjp(kw, p, x[sl], h0_b, d_out[sl], d_hn[:, b : b + 1])
+        m = magnitudes(kw, p, loop, x[sl], h0_b, d_out[sl], d_hn[:, b : b + 1])
+        for name in ("output", "dx"):
+            total[name][:n, b] = m[name][:, 0]
+        for name in ("h_n", "dh0"):
+            total[name][:, b] = m[name][:, 0]
+        for name, v in m.items():
+            if name.startswith("grad "):
+                total[name] = total.get(name, 0) + v
+    total["output"], total["dx"] = tm(total["output"]), tm(total["dx"])
+    return total
 
 
 def cell_magnitudes(cfg, arrays, h_next) -> dict:

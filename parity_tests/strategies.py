@@ -26,7 +26,10 @@ from .cases import (
     with_pins,
 )
 
-__all__ = ["rnn_configs", "rnn_cases", "cell_configs", "cell_cases", "rnn_edge_cases", "cell_edge_cases"]
+__all__ = [
+    "rnn_configs", "rnn_cases", "rnn_cases_with_lengths", "rnn_cases_truncated",
+    "cell_configs", "cell_cases", "rnn_edge_cases", "cell_edge_cases",
+]
 
 
 def _knob(draw, pinned, strategy):
@@ -88,6 +91,23 @@ def _scales(max_weight_scale: float, max_input_scale: float):
 def rnn_cases(*, max_weight_scale: float = MAX_WEIGHT_SCALE, max_input_scale: float = MAX_INPUT_SCALE, **config_knobs):
     """Cases for the RNN parity property; ``config_knobs`` go to ``rnn_configs``."""
     return st.builds(RNNCase, config=rnn_configs(**config_knobs), **_scales(max_weight_scale, max_input_scale))
+
+
+@st.composite
+def rnn_cases_with_lengths(draw, **knobs):
+    """Cases with one length per batch element, in [1, T], unsorted (torch's
+    enforce_sorted=False path keeps the batch order)."""
+    case = draw(rnn_cases(**knobs))
+    c = case.config
+    lengths = draw(st.lists(st.integers(1, c.seq_len), min_size=c.batch, max_size=c.batch))
+    return replace(case, lengths=tuple(lengths))
+
+
+@st.composite
+def rnn_cases_truncated(draw, **knobs):
+    """Unidirectional cases with truncated BPTT every k steps, 1 <= k <= T."""
+    case = draw(rnn_cases(bidirectional=False, **knobs))
+    return replace(case, truncate=draw(st.integers(1, case.config.seq_len)))
 
 
 @st.composite

@@ -48,10 +48,17 @@ BAD_CALLS = [
     ("d_output dtype mismatch", lambda: _bwd(dtype=f32), TypeError, r"d_output has dtype float32"),
     ("d_h_n wrong shape", lambda: _bwd(d_hn=np.zeros((2, 2, 4))), ValueError, r"d_h_n must have shape \(1, 2, 4\)"),
     ("backward before forward", lambda: _rnn().backward(np.zeros((5, 2, 4))), ValueError, r"backward\(\) called before forward\(\)"),
-    ("unknown nonlinearity", lambda: RNN(3, 4, nonlinearity="sigmoid"), ValueError, r"nonlinearity must be one of \('tanh', 'relu'\), got 'sigmoid'"),
+    ("unknown nonlinearity", lambda: RNN(3, 4, nonlinearity="sigmoid"), ValueError, r"nonlinearity must be one of \('tanh', 'relu', 'identity'\), got 'sigmoid'"),
     ("hidden_size zero", lambda: RNN(3, 0), ValueError, r"hidden_size must be a positive integer, got 0"),
     ("params key missing", lambda: _fwd(_with(params_drop="bias_hh_l0")), ValueError, r"missing keys \['bias_hh_l0'\]"),
     ("params wrong shape", lambda: _fwd(_with(params_shape=("weight_hh_l0", (4, 3)))), ValueError, r"params\['weight_hh_l0'\] must have shape \(4, 4\), got \(4, 3\)"),
+    ("lengths wrong shape", lambda: _rnn().forward(np.zeros((5, 2, 3)), lengths=np.array([5, 5, 5])), ValueError, r"lengths must have shape \(2,\), one per batch element, got \(3,\)"),
+    ("lengths out of range", lambda: _rnn().forward(np.zeros((5, 2, 3)), lengths=np.array([0, 6])), ValueError, r"lengths must lie in \[1, 5\]"),
+    ("lengths not integers", lambda: _rnn().forward(np.zeros((5, 2, 3)), lengths=np.array([2.0, 3.0])), TypeError, r"lengths must hold integers, got dtype float64"),
+    ("lengths unbatched", lambda: _rnn().forward(np.zeros((5, 3)), lengths=np.array([5])), ValueError, r"lengths needs batched input"),
+    ("truncate zero", lambda: _trunc(_rnn(), 0), ValueError, r"truncate must be a positive integer, got 0"),
+    ("truncate bidirectional", lambda: _trunc(_rnn(bidirectional=True), 2), ValueError, r"truncate is defined for unidirectional RNNs only"),
+    ("truncate with lengths", lambda: _trunc(_rnn(), 2, lengths=np.array([5, 3])), ValueError, r"truncate cannot be combined with variable lengths"),
     ("cell x 3-D", lambda: RNNCell(3, 4).forward(np.zeros((1, 2, 3))), ValueError, r"x must be 2-D \(B, I\) or unbatched 1-D"),
     ("cell h wrong shape", lambda: RNNCell(3, 4).forward(np.zeros((2, 3)), np.zeros((2, 5))), ValueError, r"h must have shape \(2, 4\), got \(2, 5\)"),
     ("cell backward before forward", lambda: RNNCell(3, 4).backward(np.zeros((2, 4))), ValueError, r"before forward"),
@@ -68,6 +75,11 @@ def _with(params_drop=None, params_shape=None):
         name, shape = params_shape
         rnn.params[name] = np.zeros(shape)
     return rnn
+
+
+def _trunc(rnn, k, lengths=None):
+    out, _ = rnn.forward(np.zeros((5, 2, 3)), lengths=lengths)
+    return rnn.backward(np.zeros_like(out), truncate=k)
 
 
 def _cell_bwd(shape):

@@ -48,10 +48,11 @@ class LoopResult:
     traces: dict  # (layer, direction) -> Trace
 
 
-def rnn_loop_vjp(rnn_kwargs: dict, params: dict, x, h0, d_output, d_h_n) -> LoopResult:
+def rnn_loop_vjp(rnn_kwargs: dict, params: dict, x, h0, d_output, d_h_n, truncate=None) -> LoopResult:
     """Forward and VJP of the RNN as a loop of torch ops, all arrays TIME-MAJOR and batched.
 
     x (T, B, I); h0 (L*D, B, H) or None; d_output (T, B, D*H); d_h_n (L*D, B, H).
+    ``truncate=k``: the state entering processing steps k, 2k, ... is detached.
     """
     L = rnn_kwargs.get("num_layers", 1)
     D = 2 if rnn_kwargs.get("bidirectional") else 1
@@ -73,7 +74,9 @@ def rnn_loop_vjp(rnn_kwargs: dict, params: dict, x, h0, d_output, d_h_n) -> Loop
             w_ih, w_hh = P[f"weight_ih_l{layer}{sfx}"], P[f"weight_hh_l{layer}{sfx}"]
             h = h0t[layer * D + d]
             hp, aa, hh = [None] * T, [None] * T, [None] * T
-            for t in (range(T - 1, -1, -1) if d else range(T)):
+            for s, t in enumerate(range(T - 1, -1, -1) if d else range(T)):
+                if truncate and s and s % truncate == 0:
+                    h = h.detach()
                 a = layer_in[t] @ w_ih.T + h @ w_hh.T
                 if bias:
                     a = a + P[f"bias_ih_l{layer}{sfx}"] + P[f"bias_hh_l{layer}{sfx}"]
@@ -119,7 +122,9 @@ def _grad(t: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(t).detach() if t.grad is None else t.grad.detach()
 
 
-def magnitudes(rnn_kwargs: dict, params: dict, loop: LoopResult, x, h0, d_output, d_h_n, batch_first: bool = False) -> dict:
+def magnitudes(
+    rnn_kwargs: dict, params: dict, loop: LoopResult, x, h0, d_output, d_h_n, batch_first: bool = False, truncate=None
+) -> dict:
     """A first-order running error bound for every compared tensor (Wilkinson's running
     error analysis): the whole forward and backward computation evaluated on magnitudes.
 
@@ -191,6 +196,9 @@ def magnitudes(rnn_kwargs: dict, params: dict, loop: LoopResult, x, h0, d_output
                 mdh = Mdy[t, :, d * H:(d + 1) * H] + carry
                 Mda[t] = mdh * g[t] + (np.abs(tr.dh[t]) * dphi_err[t] if tanh else 0.0)
                 carry = Mda[t] @ w_hh
+                s = T - 1 - t if d else t  # processing step
+                if truncate and s > 0 and s % truncate == 0:
+                    carry = np.zeros_like(carry)
             Mdh0[layer * D + d] = carry
             Mdx += Mda @ w_ih
             A = Mda.reshape(T * B, H)

@@ -97,12 +97,17 @@ def _meta_shapes(cls, kwargs: tuple) -> tuple:
     return tuple((n, tuple(p.shape)) for n, p in module.named_parameters())
 
 
-def torch_rnn_vjp(rnn_kwargs: dict, params: dict, x, h0, d_output, d_h_n) -> RNNResult:
+def torch_rnn_vjp(rnn_kwargs: dict, params: dict, x, h0, d_output, d_h_n, lengths=None, truncate=None) -> RNNResult:
     """Forward and VJP of ``torch.nn.RNN(**rnn_kwargs)`` with the given weights.
 
     x is shaped as the module expects (batch-first or not, batched or not); h0 is
     (L*D, B, H) or None for zeros -- the zeros then still get a gradient, dh0, so the
     implementation's dh0 for h0=None can be checked too.
+
+    ``lengths`` (B,): torch's own variable-length path, pack_padded_sequence(...,
+    enforce_sorted=False) -> RNN -> pad_packed_sequence(total_length=T), batch order kept.
+    ``truncate=k``: truncated BPTT the torch way: the module runs k steps at a time and
+    the hidden state is detached between chunks (unidirectional only).
     """
     module = build_torch_rnn(params, **rnn_kwargs)
     xt = _t(x).requires_grad_(True)
@@ -114,7 +119,27 @@ def torch_rnn_vjp(rnn_kwargs: dict, params: dict, x, h0, d_output, d_h_n) -> RNN
         h0t = torch.zeros(shape, dtype=DTYPE, requires_grad=True)
     else:
         h0t = _t(h0).requires_grad_(True)
-    output, h_n = module(xt, h0t)
+    bf = rnn_kwargs.get("batch_first", False)
+    if lengths is not None:
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+        T = xt.shape[1 if bf else 0]
+        packed = pack_padded_sequence(xt, torch.as_tensor(np.asarray(lengths), dtype=torch.int64), batch_first=bf, enforce_sorted=False)
+        out_packed, h_n = module(packed, h0t)
+        output, _ = pad_packed_sequence(out_packed, batch_first=bf, total_length=T)
+    elif truncate is not None:
+        if rnn_kwargs.get("bidirectional"):
+            raise ValueError("truncated BPTT reference is for unidirectional RNNs")
+        axis = 1 if bf else 0
+        chunks, h = [], h0t
+        for start in range(0, xt.shape[axis], truncate):
+            if start:
+                h = h.detach()  # gradient stops here: truncated BPTT
+            out_c, h = module(xt.narrow(axis, start, min(truncate, xt.shape[axis] - start)), h)
+            chunks.append(out_c)
+        output, h_n = torch.cat(chunks, dim=axis), h
+    else:
+        output, h_n = module(xt, h0t)
     names = [n for n, _ in module.named_parameters()]
     inputs = [xt, h0t, *module.parameters()]
     grads = torch.autograd.grad(

@@ -59,9 +59,20 @@ def _relu_grad(h: np.ndarray) -> np.ndarray:
     return (h > 0).astype(h.dtype)
 
 
+def _identity(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.positive(a, out=out)
+
+
+def _identity_grad(h: np.ndarray) -> np.ndarray:
+    return np.ones_like(h)
+
+
+# "identity" (a linear recurrence, seed 002's s_k = x_k w_x + s_{k-1} w_rec) is scratch's
+# own extension: torch.nn.RNN has no such nonlinearity.
 _ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
     "tanh": (np.tanh, _tanh_grad),
     "relu": (_relu, _relu_grad),
+    "identity": (_identity, _identity_grad),
 }
 NONLINEARITIES = tuple(_ACTIVATIONS)
 
@@ -137,16 +148,43 @@ def cell_backward(d_h_next, x, h, h_next, w_ih, w_hh, nonlinearity="tanh", bias=
 # ---------------------------------------------------------------------------------------
 # One direction of one layer over a whole sequence.
 # ---------------------------------------------------------------------------------------
-def _direction_forward(x, h0, w_ih, w_hh, b_ih, b_hh, phi, reverse):
+def _processing_order(T: int, lengths, reverse: bool):
+    """How a direction reads the sequence, as (order, mask).
+
+    Without ``lengths``: order is None (plain slicing, x or x[::-1]) and mask None.
+    With ``lengths`` (B,): order[s, b] is the time step that step s of sequence b reads
+    and mask[s, b] says whether it is a real one. Every sequence is a prefix of the
+    batch's time axis, so both directions are "a masked prefix recurrence over a
+    permuted sequence": the reverse direction of sequence b reads t = len_b - 1 down to
+    0, so it starts at its own last valid step, as torch's packed sequences do.
+    """
+    if lengths is None:
+        return None, None
+    s = np.arange(T)[:, None]
+    mask = s < lengths[None, :]  # (T, B)
+    order = np.where(mask, lengths[None, :] - 1 - s, s) if reverse else np.broadcast_to(s, mask.shape)
+    return order, mask
+
+
+def _gather(a, order, reverse):
+    """a (T, B, ...) in time order -> processing order."""
+    if order is None:
+        return a[::-1] if reverse else a
+    return a[order, np.arange(a.shape[1])[None, :]]
+
+
+def _direction_forward(x, h0, w_ih, w_hh, b_ih, b_hh, phi, reverse, order=None, mask=None):
     """Run the recurrence over x (T, B, I) from h0 (B, H).
 
     Returns hs (T+1, B, H) in PROCESSING order: hs[0] = h0 and hs[s+1] the state after
     step s; for the reverse direction step s reads x[T-1-s]. Keeping h0 in the same
     buffer lets the backward pass read h_{s-1} as hs[s] without an extra copy; these
     hidden states are the whole BPTT cache of this direction.
+    With a ``mask`` (variable lengths), a padded step leaves the state unchanged:
+    h_{s+1} = h_s, so hs[-1] is each sequence's state at its own last valid step.
     """
     T, B, _ = x.shape
-    xs = x[::-1] if reverse else x
+    xs = _gather(x, order, reverse)
     # The input projection of all T steps is one matrix product: it does not depend on h.
     a_in = xs @ w_ih.T
     if b_ih is not None:
@@ -159,32 +197,52 @@ def _direction_forward(x, h0, w_ih, w_hh, b_ih, b_hh, phi, reverse):
         a = a_in[s]
         a += hs[s] @ w_hh_t  # a_in is scratch space: each a_s is used once
         phi(a, out=hs[s + 1])
+        if mask is not None:
+            np.copyto(hs[s + 1], hs[s], where=~mask[s][:, None])
     return hs
 
 
-def _direction_backward(dys, dh_last, x, hs, w_ih, w_hh, dphi, reverse):
+def _direction_backward(dys, dh_last, x, hs, w_ih, w_hh, dphi, reverse, order=None, mask=None, truncate=None):
     """BPTT through one direction.
 
     dys (T, B, H): dL/d(output of this direction) in ORIGINAL time order;
     dh_last (B, H): dL/dh_n of this direction. Returns (dx (T, B, I) in original order,
     dh0 (B, H), dW_ih, dW_hh, db).
+    Padded steps (mask False) have no output and pass the state through, so their da is 0
+    and dh flows through them unchanged to the last valid step.
+    ``truncate=k``: the state entering steps k, 2k, ... was detached, so nothing flows
+    back across those boundaries (truncated BPTT; seed 000's update sums only the last
+    tau steps).
     """
     T, B, H = dys.shape
-    dys_p = dys[::-1] if reverse else dys
+    dys_p = _gather(dys, order, reverse)
     da = np.empty((T, B, H), dtype=dys.dtype)
     dh = dh_last.copy()  # never write into the caller's d_h_n
     for s in range(T - 1, -1, -1):
-        dh += dys_p[s]  # h_s feeds both the output at s and step s+1: gradients add
-        np.multiply(dh, dphi(hs[s + 1]), out=da[s])
-        dh = da[s] @ w_hh  # carried back to h_{s-1}
+        if mask is None:
+            dh += dys_p[s]  # h_s feeds both the output at s and step s+1: gradients add
+            np.multiply(dh, dphi(hs[s + 1]), out=da[s])
+            dh = da[s] @ w_hh  # carried back to h_{s-1}
+        else:
+            m = mask[s][:, None]
+            dh += np.where(m, dys_p[s], 0)  # a padded output is a constant zero
+            np.multiply(np.where(m, dh, 0), dphi(hs[s + 1]), out=da[s])
+            dh = np.where(m, da[s] @ w_hh, dh)  # padded: h_{s+1} = h_s passes dh through
+        if truncate is not None and s > 0 and s % truncate == 0:
+            dh = np.zeros_like(dh)  # the state entering step s was detached (h0 never is)
     # Weight gradients: one product over all stacked (time, batch) rows instead of T.
-    xs = x[::-1] if reverse else x
+    xs = _gather(x, order, reverse)
     da2 = da.reshape(T * B, H)
     dw_ih = da2.T @ xs.reshape(T * B, -1)
     dw_hh = da2.T @ hs[:-1].reshape(T * B, H)  # h_{s-1} pairs with da_s
     db = da2.sum(axis=0)
-    dx = da @ w_ih
-    return (dx[::-1] if reverse else dx), dh, dw_ih, dw_hh, db
+    dx_p = da @ w_ih
+    if order is None:
+        dx = dx_p[::-1] if reverse else dx_p
+    else:  # scatter back to time order; padded positions get da = 0, so dx = 0
+        dx = np.empty_like(dx_p)
+        dx[order, np.arange(B)[None, :]] = dx_p
+    return dx, dh, dw_ih, dw_hh, db
 
 
 # ---------------------------------------------------------------------------------------
@@ -197,23 +255,36 @@ class Cache:
     spec: RNNSpec
     layer_inputs: list  # layer_inputs[k]: (T, B, I_k)
     hidden: list  # hidden[k][d]: (T+1, B, H) in processing order
+    orders: list = None  # per direction (order, mask) for variable lengths, else (None, None)
 
 
-def forward(spec: RNNSpec, params: dict, x: np.ndarray, h0: np.ndarray):
-    """x (T, B, I), h0 (L*D, B, H) -> (output (T, B, D*H), h_n (L*D, B, H), cache)."""
+def forward(spec: RNNSpec, params: dict, x: np.ndarray, h0: np.ndarray, lengths=None):
+    """x (T, B, I), h0 (L*D, B, H) -> (output (T, B, D*H), h_n (L*D, B, H), cache).
+
+    ``lengths`` (B,) ints in [1, T], optional: sequence b is x[:lengths[b], b]. Outputs
+    past each length are zero and h_n is each sequence's state at its own last valid
+    step (the reverse direction starts there), as with torch's packed sequences.
+    """
     phi, _ = _ACTIVATIONS[spec.nonlinearity]
     T, B, _ = x.shape
     H, D = spec.hidden_size, spec.num_directions
     h_n = np.empty((spec.num_layers * D, B, H), dtype=x.dtype)
-    cache = Cache(spec, [], [])
+    orders = [_processing_order(T, lengths, reverse=d == 1) for d in range(D)]
+    cache = Cache(spec, [], [], orders)
     layer_in = x
     for layer in range(spec.num_layers):
         out = np.empty((T, B, D * H), dtype=x.dtype)
         layer_hidden = []
         for d, sfx in enumerate(spec.directions()):
             p = _direction_params(params, layer, sfx, spec.bias)
-            hs = _direction_forward(layer_in, h0[layer * D + d], *p, phi, reverse=d == 1)
-            out[:, :, d * H : (d + 1) * H] = hs[:0:-1] if d == 1 else hs[1:]
+            order, mask = orders[d]
+            hs = _direction_forward(layer_in, h0[layer * D + d], *p, phi, d == 1, order, mask)
+            if order is None:
+                out[:, :, d * H : (d + 1) * H] = hs[:0:-1] if d == 1 else hs[1:]
+            else:  # back to time order; padded outputs are zero
+                o = np.zeros((T, B, H), dtype=x.dtype)
+                o[order, np.arange(B)[None, :]] = np.where(mask[:, :, None], hs[1:], 0)
+                out[:, :, d * H : (d + 1) * H] = o
             h_n[layer * D + d] = hs[-1]
             layer_hidden.append(hs)
         cache.layer_inputs.append(layer_in)
@@ -222,11 +293,12 @@ def forward(spec: RNNSpec, params: dict, x: np.ndarray, h0: np.ndarray):
     return layer_in, h_n, cache
 
 
-def backward(spec: RNNSpec, params: dict, cache: Cache, d_out: np.ndarray, d_h_n: np.ndarray):
+def backward(spec: RNNSpec, params: dict, cache: Cache, d_out: np.ndarray, d_h_n: np.ndarray, truncate=None):
     """d_out (T, B, D*H), d_h_n (L*D, B, H) -> (dx (T, B, I), dh0 (L*D, B, H), grads).
 
     Layers are walked top-down: the gradient w.r.t. layer k's input is the upstream
     gradient on layer k-1's output, summed over both directions of layer k.
+    ``truncate=k``: truncated BPTT, the hidden state detached every k steps.
     """
     _, dphi = _ACTIVATIONS[spec.nonlinearity]
     H, D = spec.hidden_size, spec.num_directions
@@ -246,7 +318,9 @@ def backward(spec: RNNSpec, params: dict, cache: Cache, d_out: np.ndarray, d_h_n
                 w_ih,
                 w_hh,
                 dphi,
-                reverse=d == 1,
+                d == 1,
+                *cache.orders[d],
+                truncate=truncate,
             )
             d_in += dx
             dh0[layer * D + d] = dh

@@ -50,6 +50,21 @@ def _check_nonlinearity(value) -> str:
     return value
 
 
+def _check_lengths(lengths, T: int, B: int, batched: bool):
+    if lengths is None:
+        return None
+    if not batched:
+        raise ValueError("lengths needs batched input (3-D x)")
+    arr = np.asarray(lengths)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths must hold integers, got dtype {arr.dtype}")
+    if arr.shape != (B,):
+        raise ValueError(f"lengths must have shape ({B},), one per batch element, got {arr.shape}")
+    if arr.min() < 1 or arr.max() > T:
+        raise ValueError(f"lengths must lie in [1, {T}] (T = {T}), got {arr.tolist()}")
+    return arr.astype(np.intp)
+
+
 def _check_params(params: dict, shapes: dict, dtype) -> None:
     missing = sorted(set(shapes) - set(params))
     extra = sorted(set(params) - set(shapes))
@@ -103,10 +118,15 @@ class RNN:
         self._cache = None
 
     # -- forward -----------------------------------------------------------------------
-    def forward(self, x, h0=None):
+    def forward(self, x, h0=None, *, lengths=None):
         """x (T, B, I), or (B, T, I) if batch_first, or unbatched (T, I);
         h0 (L*D, B, H) or unbatched (L*D, H), None for zeros.
-        Returns (output, h_n) shaped like torch's for the same input."""
+        Returns (output, h_n) shaped like torch's for the same input.
+
+        ``lengths`` (scratch's extension, batched input only): one length per batch
+        element, in [1, T], in the batch's own order (no sorting needed). Outputs past
+        each length are zero; h_n holds each sequence's state at its last valid step,
+        like torch.nn.utils.rnn.pack_padded_sequence(..., enforce_sorted=False)."""
         spec = self.spec
         x = _as_float_array("x", x)
         if x.ndim not in (2, 3):
@@ -138,7 +158,8 @@ class RNN:
             _check_shape("h0", h0, (LD, B, H) if batched else (LD, H))
             h0t = h0 if batched else h0[:, None, :]
 
-        out, h_n, cache = F.forward(spec, self.params, xt, h0t)
+        lengths = _check_lengths(lengths, T, B, batched)
+        out, h_n, cache = F.forward(spec, self.params, xt, h0t, lengths)
         self._cache = (cache, batched, x.shape, x.dtype, dict(self.params))
         self.grads = {}
         if not batched:
@@ -148,14 +169,24 @@ class RNN:
     __call__ = forward
 
     # -- backward ----------------------------------------------------------------------
-    def backward(self, d_output, d_h_n=None):
+    def backward(self, d_output, d_h_n=None, *, truncate=None):
         """Gradients for the most recent forward. d_output is shaped like that forward's
         output, d_h_n like its h_n (None for zeros). Returns (dx, dh0) shaped like x and
-        h0 (h0 = zeros when it was None); fills ``self.grads`` afresh."""
+        h0 (h0 = zeros when it was None); fills ``self.grads`` afresh.
+
+        ``truncate=k`` (scratch's extension): truncated BPTT, as if the hidden state had
+        been detached every k steps (torch: run k steps, ``h = h.detach()``, repeat).
+        Unidirectional, fixed-length sequences only."""
         if self._cache is None:
             raise ValueError("backward() called before forward(): there is nothing to differentiate")
         cache, batched, x_shape, dtype, params = self._cache
         spec = self.spec
+        if truncate is not None:
+            _check_positive_int("truncate", truncate)
+            if spec.bidirectional:
+                raise ValueError("truncate is defined for unidirectional RNNs only (bidirectional=True)")
+            if cache.orders[0][0] is not None:
+                raise ValueError("truncate cannot be combined with variable lengths")
         T, B = cache.layer_inputs[0].shape[:2]
         LD, H = spec.num_layers * spec.num_directions, spec.hidden_size
         out_shape = (T, B, spec.num_directions * H)
@@ -179,7 +210,7 @@ class RNN:
             _check_shape("d_h_n", d_h_n, (LD, B, H) if batched else (LD, H))
             d_h_n_t = d_h_n if batched else d_h_n[:, None, :]
 
-        dx, dh0, grads = F.backward(spec, params, cache, d_out_t, d_h_n_t)
+        dx, dh0, grads = F.backward(spec, params, cache, d_out_t, d_h_n_t, truncate)
         self.grads = grads
         if not batched:
             return dx[:, 0, :], dh0[:, 0, :]
