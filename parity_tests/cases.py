@@ -191,6 +191,75 @@ class CellCase:
         )
 
 
+@dataclass(frozen=True)
+class ModelConfig:
+    """RNN + optional Linear head + loss (scratch.model.SequenceModel)."""
+
+    input_size: int
+    hidden_size: int
+    output_size: int = 1
+    nonlinearity: str = "tanh"
+    num_layers: int = 1
+    bidirectional: bool = False
+    bias: bool = True
+    batch_first: bool = True
+    head: str | None = "last"
+    loss: str = "mse"
+    seq_len: int = 4
+    batch: int = 3
+    dtype: str = "float64"
+
+    def model_kwargs(self) -> dict:
+        return dict(
+            input_size=self.input_size, hidden_size=self.hidden_size,
+            output_size=self.output_size if self.head is not None else None,
+            nonlinearity=self.nonlinearity, num_layers=self.num_layers, bias=self.bias,
+            bidirectional=self.bidirectional, batch_first=self.batch_first, head=self.head, loss=self.loss,
+        )
+
+    def rnn_config(self) -> RNNConfig:
+        return RNNConfig(self.input_size, self.hidden_size, self.num_layers, self.nonlinearity, self.bias,
+                         self.batch_first, self.bidirectional, self.seq_len, self.batch, self.dtype, has_h0=False)
+
+    def short(self) -> str:
+        return (f"{self.rnn_config().short()}; head={self.head}, loss={self.loss}, O={self.output_size}")
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    config: ModelConfig
+    seed: int = 0
+    weight_scale: float = 1.0
+    input_scale: float = 1.0
+
+    def materialize(self) -> dict:
+        c = self.config
+        dtype = DTYPES[c.dtype]
+        rng = np.random.default_rng(self.seed)
+        rc = c.rnn_config()
+        shapes = _rnn_shapes(rc)
+        params = {f"rnn.{k}": v for k, v in _weights(rng, shapes, self.weight_scale, False, dtype).items()}
+        if c.head is not None:
+            fan = rc.num_directions * c.hidden_size
+            params["head.weight"] = (rng.uniform(-1, 1, (c.output_size, fan)) / np.sqrt(fan)).astype(dtype)
+            params["head.bias"] = (rng.uniform(-1, 1, c.output_size) / np.sqrt(fan)).astype(dtype)
+        x = (rng.uniform(-1, 1, rc.x_shape()) * self.input_scale).astype(dtype)
+        y_shape = {"last": (c.batch, c.output_size), None: (c.batch, c.hidden_size * rc.num_directions)}.get(
+            c.head, rc.out_shape()[:2] + (c.output_size,))
+        if c.loss == "cross_entropy":
+            target = rng.integers(0, y_shape[-1], y_shape[:-1])
+        else:
+            target = rng.standard_normal(y_shape).astype(dtype)
+        return dict(params=params, x=x, target=target)
+
+
+def _rnn_shapes(rc: RNNConfig) -> dict:
+    """Parameter shapes of the RNN, also for the identity recurrence torch.nn.RNN lacks."""
+    if rc.nonlinearity == "identity":
+        return torch_param_shapes(**dict(rc.module_kwargs(), nonlinearity="tanh"))
+    return rc.param_shapes()
+
+
 def _weights(rng, shapes: dict, scale: float, zero: bool, dtype) -> dict:
     """Uniform weights, every row of [W_ih | W_hh | b_ih | b_hh] scaled to l1-norm ``scale``."""
     raw = {name: rng.uniform(-1.0, 1.0, shape) for name, shape in shapes.items()}

@@ -15,8 +15,10 @@ import numpy as np
 
 from reference import torch_cell_vjp, torch_rnn_vjp
 from reference.torch_loop import magnitudes, rnn_loop_vjp
+from reference.torch_models import torch_loss
+from reference.torch_ref import load_weights
 
-from .cases import CellCase, RNNCase
+from .cases import DTYPES, CellCase, RNNCase
 from .compare import CellLocator, Comparison, Locator, compare, format_comparison, rtol_for
 from .contract import impl_name, run_cell, run_rnn
 
@@ -159,3 +161,66 @@ def reproduce_note(cls, case, flag: str) -> str:
     quoted = f'"{text}"' if not set(text) & set('"$`\\!') else shlex.quote(text)
     lines.append(f"  python -m parity_tests.repro {flag} {impl_name(cls)} {quoted}")
     return "\n".join(lines)
+
+
+def model_comparisons(case) -> list[Comparison]:
+    """scratch.model.SequenceModel vs the torch model: the loss, then every gradient.
+
+    The tolerance scale of the RNN's gradients is its running error bound, driven by the
+    reference's own dL/d(output); the head's is sum |dy|^T |h|, the loss's |loss| (a sum
+    of non-negative terms, or a mean of -log p with p in (0, 1]).
+    """
+    import torch
+
+    from reference.torch_models import TorchSequenceModel, as_target
+    from scratch.model import SequenceModel
+
+    cfg, a = case.config, case.materialize()
+    mine = SequenceModel(**cfg.model_kwargs(), dtype=DTYPES[cfg.dtype])
+    mine.params = {k: v.copy() for k, v in a["params"].items()}
+    loss = mine.forward(a["x"].copy(), a["target"])
+    grads = mine.backward()
+
+    ref = TorchSequenceModel(**cfg.model_kwargs())
+    load_weights(ref, a["params"])
+    x = torch.as_tensor(a["x"].astype(np.float64))
+    out, _ = ref.rnn(x)
+    last = out[:, -1] if cfg.batch_first else out[-1]
+    h_in = None if cfg.head is None else (last if cfg.head == "last" else out)
+    y = last if cfg.head is None else ref.head(h_in)
+    ref_loss = torch_loss(cfg.loss, y, as_target(a["target"]))
+    names = [n for n, _ in ref.named_parameters()]
+    g = torch.autograd.grad(ref_loss, [*ref.parameters(), out, y])
+    ref_grads = {n: t.numpy() for n, t in zip(names, g)}
+    d_out, dy = g[-2].numpy(), g[-1].numpy()
+
+    rc = cfg.rnn_config()
+    rnn_arrays = dict(
+        params={k[4:]: v for k, v in a["params"].items() if k.startswith("rnn.")},
+        x=a["x"], h0=None, d_output=d_out, d_h_n=np.zeros(rc.state_shape()),
+    )
+    mags = {f"grad rnn.{k[5:]}": v for k, v in rnn_magnitudes(rc, rnn_arrays).items() if k.startswith("grad ")}
+    if cfg.head is not None:
+        h = np.abs(h_in.detach().numpy())
+        dy_abs = np.abs(dy).reshape(-1, dy.shape[-1])
+        mags["grad head.weight"] = dy_abs.T @ h.reshape(-1, h.shape[-1])
+        mags["grad head.bias"] = dy_abs.sum(axis=0)
+    rtol = rtol_for(DTYPES[cfg.dtype])
+    out_cmp = [compare("loss", np.array([loss]), np.array([ref_loss.item()]), rtol=rtol)]
+    return out_cmp + [
+        compare(f"grad {n}", grads[n], ref_grads[n], rtol=rtol, magnitude=mags[f"grad {n}"]) for n in names
+    ]
+
+
+def assert_model_parity(case) -> list[Comparison]:
+    __tracebackhide__ = True
+    comparisons = model_comparisons(case)
+    failed = [c for c in comparisons if not c.passed]
+    if failed:
+        lines = [f"{failed[0].tensor} of scratch.model.SequenceModel differs from the torch model",
+                 f"case: {case.config.short()}; seed={case.seed}, weight_scale={case.weight_scale:.4g}",
+                 format_comparison(failed[0]),
+                 "Causal order: " + ", ".join(f"{c.tensor} {'ok' if c.passed else 'DIFFERS'}" for c in comparisons),
+                 f"To reproduce: assert_model_parity({case!r})"]
+        raise ParityMismatch("\n".join(lines), comparisons)
+    return comparisons

@@ -21,6 +21,8 @@ from .cases import (
     MIN_NONZERO_SCALE,
     CellCase,
     CellConfig,
+    ModelCase,
+    ModelConfig,
     RNNCase,
     RNNConfig,
     with_pins,
@@ -28,7 +30,7 @@ from .cases import (
 
 __all__ = [
     "rnn_configs", "rnn_cases", "rnn_cases_with_lengths", "rnn_cases_truncated",
-    "cell_configs", "cell_cases", "rnn_edge_cases", "cell_edge_cases",
+    "model_cases", "cell_configs", "cell_cases", "rnn_edge_cases", "cell_edge_cases",
 ]
 
 
@@ -108,6 +110,37 @@ def rnn_cases_truncated(draw, **knobs):
     """Unidirectional cases with truncated BPTT every k steps, 1 <= k <= T."""
     case = draw(rnn_cases(bidirectional=False, **knobs))
     return replace(case, truncate=draw(st.integers(1, case.config.seq_len)))
+
+
+@st.composite
+def model_cases(draw, *, nonlinearity=None, head="any", loss=None, max_seq_len: int = 6, max_batch: int = 3):
+    """RNN + head + loss configurations (scratch.model.SequenceModel vs the torch model).
+
+    ``head="any"`` draws among "last", "every" and None. The identity recurrence is
+    unidirectional (its reference is an explicit torch loop); cross-entropy needs a head.
+    """
+    nl = _knob(draw, nonlinearity, st.sampled_from(["tanh", "relu", "identity"]))
+    hd = draw(st.sampled_from(["last", "every", None])) if head == "any" else head
+    ls = _knob(draw, loss, st.sampled_from(["mse", "half_sse", "sse"] + (["cross_entropy"] if hd else [])))
+    cfg = ModelConfig(
+        input_size=draw(st.integers(1, 4)),
+        hidden_size=draw(st.integers(1, 5)),
+        output_size=draw(st.integers(1 if ls != "cross_entropy" else 2, 4)),
+        nonlinearity=nl,
+        num_layers=draw(st.integers(1, 2)),
+        bidirectional=False if nl == "identity" else draw(st.booleans()),
+        bias=draw(st.booleans()),
+        batch_first=draw(st.booleans()),
+        head=hd,
+        loss=ls,
+        seq_len=draw(st.integers(1, max_seq_len)),
+        batch=draw(st.integers(1, max_batch)),
+        dtype=draw(st.sampled_from(["float64", "float32"])),
+    )
+    # The identity recurrence is linear: keep its gain below 1 so the states stay O(1).
+    max_scale = 1.0 if nl == "identity" else MAX_WEIGHT_SCALE
+    scales = _scales(max_scale, MAX_INPUT_SCALE)
+    return draw(st.builds(ModelCase, config=st.just(cfg), **scales))
 
 
 @st.composite

@@ -152,13 +152,16 @@ def magnitudes(
     D = 2 if rnn_kwargs.get("bidirectional") else 1
     H = rnn_kwargs["hidden_size"]
     bias = rnn_kwargs.get("bias", True)
-    tanh = rnn_kwargs.get("nonlinearity", "tanh") == "tanh"
+    nonlinearity = rnn_kwargs.get("nonlinearity", "tanh")
+    tanh = nonlinearity == "tanh"
     x = np.abs(np.asarray(x, dtype=np.float64))
     T, B, _ = x.shape
     h0 = np.zeros((L * D, B, H)) if h0 is None else np.abs(np.asarray(h0, dtype=np.float64))
     P = {k: np.abs(np.asarray(v, dtype=np.float64)) for k, v in params.items()}
 
     def dphi(tr):  # |phi'(a)| at the reference point
+        if nonlinearity == "identity":
+            return np.ones_like(tr.h)
         return 1 - tr.h**2 if tanh else (tr.a > 0).astype(np.float64)
 
     # -- forward: M_x of each layer, M_hprev and M_h of each (layer, direction) ----------
