@@ -30,7 +30,7 @@ from .cases import (
 
 __all__ = [
     "rnn_configs", "rnn_cases", "rnn_cases_with_lengths", "rnn_cases_truncated",
-    "model_cases", "cell_configs", "cell_cases", "rnn_edge_cases", "cell_edge_cases",
+    "model_cases", "optimizer_cases", "cell_configs", "cell_cases", "rnn_edge_cases", "cell_edge_cases",
 ]
 
 
@@ -141,6 +141,36 @@ def model_cases(draw, *, nonlinearity=None, head="any", loss=None, max_seq_len: 
     max_scale = 1.0 if nl == "identity" else MAX_WEIGHT_SCALE
     scales = _scales(max_scale, MAX_INPUT_SCALE)
     return draw(st.builds(ModelCase, config=st.just(cfg), **scales))
+
+
+def _maybe_zero(strategy):
+    return st.one_of(st.just(0.0), strategy)
+
+
+OPTIMIZER_HYPERPARAMETERS = {
+    "SGD": lambda: st.fixed_dictionaries(
+        {"lr": st.floats(1e-5, 1.0), "momentum": _maybe_zero(st.floats(0.0, 0.99)),
+         "dampening": _maybe_zero(st.floats(0.0, 0.5)), "weight_decay": _maybe_zero(st.floats(0.0, 0.1))}
+    ).flatmap(lambda h: st.fixed_dictionaries(
+        {**{k: st.just(v) for k, v in h.items()},
+         "nesterov": st.booleans() if h["momentum"] > 0 and h["dampening"] == 0 else st.just(False)})),
+    "RMSprop": lambda: st.fixed_dictionaries(
+        {"lr": st.floats(1e-5, 0.1), "alpha": st.floats(0.5, 0.999), "eps": st.sampled_from([1e-8, 1e-6, 1e-3]),
+         "weight_decay": _maybe_zero(st.floats(0.0, 0.1)), "momentum": _maybe_zero(st.floats(0.0, 0.99)),
+         "centered": st.booleans()}),
+    "Adam": lambda: st.fixed_dictionaries(
+        {"lr": st.floats(1e-5, 0.1), "betas": st.tuples(st.floats(0.0, 0.99), st.floats(0.001, 0.9999)),
+         "eps": st.sampled_from([1e-8, 1e-6, 1e-3]), "weight_decay": _maybe_zero(st.floats(0.0, 0.1)),
+         "amsgrad": st.booleans()}),
+}
+
+
+@st.composite
+def optimizer_cases(draw, *, max_steps: int = 40):
+    """(optimizer name, hyperparameters, number of steps, RNG seed for params and gradients)."""
+    name = draw(st.sampled_from(sorted(OPTIMIZER_HYPERPARAMETERS)))
+    hyper = draw(OPTIMIZER_HYPERPARAMETERS[name]())
+    return name, hyper, draw(st.integers(1, max_steps)), draw(st.integers(0, 2**32 - 1))
 
 
 @st.composite

@@ -16,6 +16,8 @@ Adam     g <- g + wd p;  m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -90,5 +92,7 @@ class Adam(_Optimizer):
         v = st["v"] = b2 * st.get("v", np.zeros_like(p)) + (1 - b2) * g * g
         if self.amsgrad:
             v = st["v_max"] = np.maximum(st.get("v_max", np.zeros_like(p)), v)
-        denom = np.sqrt(v) / np.sqrt(1 - b2**t) + self.eps
+        # math.sqrt: a Python float is "weak" and keeps float32 arrays float32; np.sqrt of a
+        # Python float returns a NumPy float64 scalar, which would promote them (NEP 50).
+        denom = np.sqrt(v) / math.sqrt(1 - b2**t) + self.eps
         return p - (self.lr / (1 - b1**t)) * m / denom
