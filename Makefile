@@ -11,7 +11,7 @@ export MKL_NUM_THREADS=1
 
 IMPL_FLAGS = $(if $(IMPL),--rnn-impl $(IMPL)) $(if $(CELL_IMPL),--cell-impl $(CELL_IMPL))
 
-.PHONY: test report check thorough install clean
+.PHONY: test report check thorough train-demo install clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ report: $(VENV)/.installed
 check: $(VENV)/.installed
 	@test -n "$(IMPL)$(CELL_IMPL)" || { echo "usage: make check IMPL=module:Class [CELL_IMPL=module:Class]"; exit 2; }
 	$(PY) -m pytest -n auto $(IMPL_FLAGS)
+
+# The seeds' training tasks, scratch and torch side by side; writes report/train_demo.png
+train-demo: $(VENV)/.installed
+	$(PY) -m parity_tests.train_demo --out report/train_demo.png
 
 # Deep run: make thorough SEED=3 [IMPL=...]
 thorough: $(VENV)/.installed
