@@ -9,7 +9,7 @@ export OMP_NUM_THREADS=1
 export OPENBLAS_NUM_THREADS=1
 export MKL_NUM_THREADS=1
 
-IMPL_FLAGS = $(if $(IMPL),--rnn-impl $(IMPL)) $(if $(CELL_IMPL),--cell-impl $(CELL_IMPL))
+IMPL_FLAGS = $(if $(IMPL),--rnn-impl $(IMPL)) $(if $(CELL_IMPL),--cell-impl $(CELL_IMPL)) $(if $(CONVENTION),--convention $(CONVENTION))
 
 .PHONY: test report check thorough train-demo install clean
 
@@ -28,7 +28,7 @@ report: $(VENV)/.installed
 	$(PY) -m parity_tests.report $(IMPL_FLAGS)
 
 check: $(VENV)/.installed
-	@test -n "$(IMPL)$(CELL_IMPL)" || { echo "usage: make check IMPL=module:Class [CELL_IMPL=module:Class]"; exit 2; }
+	@test -n "$(IMPL)$(CELL_IMPL)" || { echo "usage: make check IMPL=module:Class [CELL_IMPL=module:Class] [CONVENTION=column|rows]"; exit 2; }
 	$(PY) -m pytest -n auto $(IMPL_FLAGS)
 
 # The seeds' training tasks, scratch and torch side by side; writes report/train_demo.png

@@ -7,6 +7,7 @@
 """
 
 import os
+from collections import Counter
 
 # One BLAS / OpenMP thread per process, set before numpy or torch is imported: under
 # pytest-xdist every worker is its own process, and two workers each spawning a thread per
@@ -46,6 +47,13 @@ def pytest_addoption(parser):
         help="RNN class to check against torch.nn.RNN (default: scratch:RNN)",
     )
     group.addoption(
+        "--convention",
+        default=None,
+        choices=["column", "rows"],
+        help="--rnn-impl is written in a learner's convention; wrap it with that adapter "
+        "(parity_tests/adapters.py: column = seeds 000/001, rows = seed 003)",
+    )
+    group.addoption(
         "--cell-impl",
         default="scratch:RNNCell",
         metavar="module:Class",
@@ -62,6 +70,10 @@ def pytest_configure(config):
     # Resolve the implementations now, so a bad --rnn-impl is one usage error, not an
     # error in every test.
     config._parity_impls = {opt: _load(config, opt) for opt in ("--rnn-impl", "--cell-impl")}
+    if config.getoption("--convention"):
+        from parity_tests.adapters import adapt
+
+        config._parity_impls["--rnn-impl"] = adapt(config._parity_impls["--rnn-impl"], config.getoption("--convention"))
 
 
 def _load(config, option):
@@ -92,8 +104,8 @@ def record_declined(request):
     listed in the terminal summary."""
 
     def record(reasons):
-        for reason in dict.fromkeys(reasons):
-            request.node.user_properties.append(("parity_declined", reason))
+        for reason, n in Counter(reasons).items():
+            request.node.user_properties.append(("parity_declined", f"{n} example(s): {reason}"))
 
     return record
 
@@ -108,8 +120,9 @@ _DECLINED: dict = {}
 
 
 def pytest_report_header(config):
+    conv = config.getoption("--convention")
     return (
-        f"rnn-parity: --rnn-impl {config.getoption('--rnn-impl')}, "
+        f"rnn-parity: --rnn-impl {config.getoption('--rnn-impl')}{f' --convention {conv}' if conv else ''}, "
         f"--cell-impl {config.getoption('--cell-impl')}, hypothesis profile "
         f"{settings._current_profile}, torch {torch.__version__}"
     )

@@ -42,6 +42,10 @@ def load_impl(spec: str):
 
 
 def impl_name(cls) -> str:
+    """How to name ``cls`` on the command line (an adapted class names its convention)."""
+    learner = getattr(cls, "Learner", None)
+    if learner is not None:
+        return f"{learner.__module__}:{learner.__qualname__} --convention {cls.convention}"
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
@@ -66,7 +70,7 @@ def construct(cls, kwargs: dict):
     try:
         return cls(**kwargs)
     except NotImplementedError as exc:
-        raise Unsupported(f"{impl_name(cls)} does not support {kwargs}: {exc}") from None
+        raise Unsupported(f"{impl_name(cls)} declined: {exc}") from None
     except Exception as exc:
         raise ContractViolation(
             f"{impl_name(cls)}({_kw(kwargs)}) raised {type(exc).__name__}: {exc} "

@@ -16,6 +16,7 @@ import sys
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+from .adapters import adapt  # noqa: E402
 from .cases import CELL_ROWS, RNN_ROWS, CellCase, RNNCase  # noqa: E402
 from .contract import ContractViolation, Unsupported, impl_name, load_impl  # noqa: E402
 from .harness import cell_comparisons, rnn_comparisons  # noqa: E402
@@ -68,6 +69,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rnn-impl", default="scratch:RNN", help="module:Class (default scratch:RNN)")
     parser.add_argument("--cell-impl", default="scratch:RNNCell", help="module:Class (default scratch:RNNCell)")
+    parser.add_argument("--convention", choices=["column", "rows"], help="wrap --rnn-impl with this adapter")
     parser.add_argument("--seed", type=int, default=0, help="RNG seed for the dense data (default 0)")
     args = parser.parse_args(argv)
     sys.path.insert(0, os.getcwd())
@@ -75,6 +77,8 @@ def main(argv=None) -> int:
         rnn_cls, cell_cls = load_impl(args.rnn_impl), load_impl(args.cell_impl)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.convention:
+        rnn_cls = adapt(rnn_cls, args.convention)
     return 1 if run_report(rnn_cls, cell_cls, seed=args.seed) else 0
 
 

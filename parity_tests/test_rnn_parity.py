@@ -25,7 +25,7 @@ def _params(rows):
 def _finish(ran, declined, record_declined):
     record_declined(declined)
     if declined and not ran:
-        pytest.skip("every configuration was declined: " + "; ".join(dict.fromkeys(declined)))
+        pytest.skip(f"all {len(declined)} examples declined: " + "; ".join(dict.fromkeys(declined)))
 
 
 @pytest.mark.parametrize("row", _params(RNN_ROWS))

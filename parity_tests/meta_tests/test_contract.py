@@ -64,3 +64,12 @@ def test_bad_impl_option_is_a_usage_error():
     proc = run_pytest("parity_tests/test_rnn_parity.py", "--rnn-impl", "nope_module:X")
     assert proc.returncode == 4, proc.stdout + proc.stderr  # pytest's usage-error exit code
     assert "cannot import module 'nope_module'" in proc.stderr + proc.stdout
+
+
+def test_convention_option_wraps_a_learner_end_to_end():
+    proc = run_pytest(
+        "parity_tests/test_rnn_parity.py", "-k", "tanh_basic",
+        "--rnn-impl", "parity_tests.learners.rows_rnn:RowsRNN003", "--convention", "rows",
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "RowsRNN003 --convention rows differs from torch.nn.RNN" in proc.stdout
