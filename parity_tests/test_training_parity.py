@@ -56,3 +56,13 @@ class _NoCarryModel(SequenceModel):
 def test_a_gradient_bug_breaks_the_trajectory_bound():
     traj = train_side_by_side(sine_task(epochs=2), model_cls=_NoCarryModel)
     assert traj.first_violation is not None and traj.first_violation <= 1
+
+
+def test_train_demo_writes_the_png(tmp_path, capsys):
+    from parity_tests.train_demo import main
+
+    out = tmp_path / "demo.png"
+    assert main(["--out", str(out), "--sine-epochs", "2"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
+    printed = capsys.readouterr().out
+    assert "per-step max parameter divergence" in printed and "1.0597, 0.9863" in printed

@@ -55,6 +55,13 @@ def main(argv=None) -> int:
         print(f"{traj.task:<38} {len(traj.divergence):>6} {max(traj.divergence):>15.3e} {traj.allowed[k]:>12.3e} "
               f"{traj.loss_scratch[-1]:>19.6g} {traj.loss_torch[-1]:>12.6g}  {'ok' if ok else 'DIVERGED at step %d' % traj.first_violation}")
 
+    print("\nper-step max parameter divergence |scratch - torch| / |torch| (bound), at ten evenly spaced steps")
+    for traj in runs.values():
+        n = len(traj.divergence)
+        picks = sorted({int(round(i * (n - 1) / 9)) for i in range(10)})
+        print(f"{traj.task}:")
+        print("  " + "  ".join(f"{k}: {traj.divergence[k]:.1e} ({traj.allowed[k]:.0e})" for k in picks))
+
     print("\ncounting task (seed 002), final weights after 2001 updates; exact solution (1, 1)")
     print(f"{'optimizer':<22} {'scratch (wx, wRec)':>20} {'torch (wx, wRec)':>20} {'post (wx, wRec)':>18}")
     for name, label in (("SGD", "GD, lr 1e-5"), ("RMSprop", "RMSprop, lr 1e-3")):
