@@ -21,18 +21,35 @@ from reference.torch_ref import load_weights
 from .cases import DTYPES, CellCase, RNNCase
 from .compare import CellLocator, Comparison, Locator, compare, format_comparison, rtol_for
 from .contract import impl_name, run_cell, run_rnn
+from .diagnosis import diagnose
 
 
 class ParityMismatch(AssertionError):
-    """The implementation's numbers differ from torch's beyond the tolerance."""
+    """The implementation's numbers differ from torch's beyond the tolerance.
 
-    def __init__(self, message: str, comparisons: list[Comparison]):
+    For an RNN the message ends with a diagnosis (parity_tests/diagnosis.py). It is
+    computed when the message is first read, not when the exception is raised: hypothesis
+    raises many while it shrinks, and only the final one is shown.
+    """
+
+    def __init__(self, message: str, comparisons: list[Comparison], diagnose=None):
         super().__init__(message)
         self.comparisons = comparisons
+        self._diagnose, self._diagnosis = diagnose, None
 
     @property
     def failed(self) -> list[str]:
         return [c.tensor for c in self.comparisons if not c.passed]
+
+    @property
+    def diagnosis(self):
+        if self._diagnosis is None and self._diagnose is not None:
+            self._diagnosis = self._diagnose()
+        return self._diagnosis
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.diagnosis is None else f"{text}\n{self.diagnosis.render()}"
 
 
 def rnn_comparisons(cls, case: RNNCase) -> list[Comparison]:
@@ -119,7 +136,8 @@ def cell_comparisons(cls, case: CellCase) -> list[Comparison]:
 def assert_rnn_parity(cls, case: RNNCase) -> list[Comparison]:
     __tracebackhide__ = True
     comparisons = rnn_comparisons(cls, case)
-    _raise_on_mismatch(cls, case, comparisons, "torch.nn.RNN", "--rnn-impl")
+    _raise_on_mismatch(cls, case, comparisons, "torch.nn.RNN", "--rnn-impl",
+                       diagnose=lambda: diagnose(cls, case, comparisons))
     return comparisons
 
 
@@ -130,7 +148,7 @@ def assert_cell_parity(cls, case: CellCase) -> list[Comparison]:
     return comparisons
 
 
-def _raise_on_mismatch(cls, case, comparisons, oracle: str, flag: str) -> None:
+def _raise_on_mismatch(cls, case, comparisons, oracle: str, flag: str, diagnose=None) -> None:
     __tracebackhide__ = True
     failed = [c for c in comparisons if not c.passed]
     if not failed:
@@ -149,7 +167,7 @@ def _raise_on_mismatch(cls, case, comparisons, oracle: str, flag: str) -> None:
     if others:
         lines += ["Also differing:", *others]
     lines += [f"Causal order: {status}", reproduce_note(cls, case, flag)]
-    raise ParityMismatch("\n".join(lines), comparisons)
+    raise ParityMismatch("\n".join(lines), comparisons, diagnose)
 
 
 def reproduce_note(cls, case, flag: str) -> str:

@@ -46,11 +46,11 @@ class TanhDerivativeOfH(ConcatRNN):
 
 
 class NotCarriedThroughTime(ConcatRNN):
-    """dh_t takes only the output's gradient at t; nothing flows back from step t+1
-    (truncation to one step)."""
+    """Nothing flows back from step t to h_{t-1}: dh_t takes only the output's gradient at
+    t (and d_h_n at the last step) -- truncation to one step."""
 
-    def total_dh(self, dy_t, dh_from_future):
-        return dy_t + 0 * dh_from_future
+    def split_dz(self, da, w_ih, w_hh):
+        return w_ih.T @ da, 0 * (w_hh.T @ da)
 
 
 class HiddenStateOffByOne(ConcatRNN):
@@ -94,8 +94,8 @@ class IgnoresDhN(ConcatRNN):
 class NoGradToLowerLayer(ConcatRNN):
     """A layer's input gradient is not passed down to the layer below."""
 
-    def grad_to_lower_layer(self, d_in):
-        return d_in if d_in.shape[0] == self.I else 0 * d_in
+    def grad_to_lower_layer(self, d_in, layer):
+        return d_in if layer == 0 else 0 * d_in
 
 
 class MissingBiasHHGrad(ConcatRNN):
@@ -113,11 +113,34 @@ class TransposedWeightHHGrad(ConcatRNN):
         return da @ x.T, h_prev @ da.T
 
 
+class SwappedWeightGrads(ConcatRNN):
+    """The two weight gradients stored under each other's name (shape-compatible when
+    input_size == hidden_size)."""
+
+    def weight_grads(self, da, x, h_prev, h_cur):
+        return da @ h_prev.T, da @ x.T
+
+
 class SignFlippedDx(ConcatRNN):
     """dx with the wrong sign (a descent step folded into the gradient)."""
 
     def split_dz(self, da, w_ih, w_hh):
         return -(w_ih.T @ da), w_hh.T @ da
+
+
+# --- forward bugs (for localization) -------------------------------------------------------
+class LowerLayersShareH0(ConcatRNN):
+    """Every layer starts from layer 0's initial state h0[0] (h0[k] ignored for k > 0)."""
+
+    def initial_state(self, h0, layer, d):
+        return h0[d].T
+
+
+class ReverseOutputNotReReversed(ConcatRNN):
+    """The reverse direction's outputs left in processing order (out[s] instead of out[T-1-s])."""
+
+    def store_output(self, out, t, step, h_new):
+        out[step] = h_new
 
 
 # --- RNNCell bugs -------------------------------------------------------------------------
@@ -165,6 +188,9 @@ PLANTED = [
     Planted(MissingBiasHHGrad, "tanh_basic", ("grad bias_hh_*",)),
     Planted(TransposedWeightHHGrad, "tanh_basic", ("grad weight_hh_*",)),
     Planted(SignFlippedDx, "tanh_basic", ("dx",)),
+    Planted(SwappedWeightGrads, "square_I_eq_H", ("grad weight_ih_*", "grad weight_hh_*")),
+    Planted(LowerLayersShareH0, "multilayer", ("output", "h_n", "dx", "dh0", "grad *")),
+    Planted(ReverseOutputNotReReversed, "bidirectional", ("output", "h_n", "dx", "dh0", "grad *")),
     Planted(SwappedCell, "cell_square_I_eq_H", CELL_BACKWARD, kind="cell"),
     Planted(CellTanhDerivativeOfH, "cell_tanh", CELL_BACKWARD, kind="cell"),
     Planted(CellTransposedWeightIH, "cell_square_I_eq_H", ("grad weight_ih",), kind="cell"),

@@ -83,7 +83,15 @@ class ConcatRNN:
     def d_h_n_for_layer(self, d_h_n_dir):
         return d_h_n_dir
 
-    def grad_to_lower_layer(self, d_in):
+    def initial_state(self, h0, layer, d):
+        return h0[layer * self.D + d].T
+
+    def store_output(self, out, t, step, h_new):
+        """The state after processing step ``step`` belongs to time ``t`` in the output."""
+        out[t] = h_new
+
+    def grad_to_lower_layer(self, d_in, layer):
+        """Layer ``layer``'s input gradient is the output gradient of layer - 1."""
         return d_in
 
     # -- forward ---------------------------------------------------------------------
@@ -101,13 +109,13 @@ class ConcatRNN:
             for d, sfx in enumerate(self._suffixes()):
                 w_ih, w_hh, b = self._weights(layer, sfx, dtype)
                 order = range(T - 1, -1, -1) if d == 1 else range(T)
-                h = h0[layer * self.D + d].T
+                h = self.initial_state(h0, layer, d)
                 steps, out = [], [None] * T
-                for t in order:
+                for s_idx, t in enumerate(order):
                     a = w_ih @ seq[t] + w_hh @ h + b
                     h_new = self.act(a)
                     steps.append((t, seq[t], h, a, h_new))
-                    out[t] = h_new
+                    self.store_output(out, t, s_idx, h_new)
                     h = h_new
                 self.cache.append((layer, d, sfx, steps))
                 outs.append(out)
@@ -163,7 +171,7 @@ class ConcatRNN:
                 if self.bias:
                     grads[f"bias_ih_l{layer}{sfx}"] = db_ih
                     grads[f"bias_hh_l{layer}{sfx}"] = db_hh
-            d_seq = [self.grad_to_lower_layer(g) for g in d_in]
+            d_seq = [self.grad_to_lower_layer(g, layer) for g in d_in]
         self.grads = self.scale_grads(grads, B)
         dx = np.stack([g.T for g in d_seq])
         if self.batch_first:

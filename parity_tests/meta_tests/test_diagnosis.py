@@ -1,0 +1,84 @@
+"""The diagnosis names the planted mistake, first; says where it goes wrong; and names no
+suspect for a correct implementation.
+
+Diagnosed on a fixed, generic case of the bug's configuration (random weights, T = 5,
+B = 3), the way ``diagnose`` itself re-probes a shrunk failure.
+"""
+
+import pytest
+
+from parity_tests.cases import RNNCase, RNNConfig
+from parity_tests.diagnosis import diagnose
+from parity_tests.harness import ParityMismatch, assert_rnn_parity, rnn_comparisons
+from parity_tests.planted import bugs
+from parity_tests.planted.concat_rnn import ConcatRNN
+from scratch import RNN
+
+SQUARE = RNNConfig(3, 3, seq_len=5, batch=3)
+
+SUSPECT_CASES = [
+    (bugs.TransposedWeightHHGrad, SQUARE, "transposed gradient (grad weight_hh_l0)"),
+    (bugs.SwappedWeightGrads, SQUARE, "two gradients swapped (grad weight_ih_l0 <-> grad weight_hh_l0)"),
+    (bugs.MeanOverBatch, SQUARE, "gradient scaled by the batch size"),
+    (bugs.SignFlippedDx, SQUARE, "sign flip (dx)"),
+    (bugs.NotCarriedThroughTime, SQUARE, "missing contribution from later time steps"),
+    (bugs.TanhDerivativeOfH, SQUARE, "wrong activation derivative (taken at the output"),
+    (bugs.ReluGradOneAtZero, RNNConfig(3, 3, nonlinearity="relu", seq_len=5, batch=3), "wrong activation derivative (relu'(0)"),
+    (bugs.HiddenStateOffByOne, SQUARE, "previous hidden state off by one step"),
+    (bugs.ReverseNotReReversed, RNNConfig(3, 3, bidirectional=True, seq_len=5, batch=3), "reverse direction not re-reversed"),
+    (bugs.MissingBiasHHGrad, SQUARE, "a bias missing (grad bias_hh_l0)"),
+    (bugs.IgnoresDhN, SQUARE, "upstream gradient on h_n ignored"),
+    (bugs.NoGradToLowerLayer, RNNConfig(3, 3, num_layers=2, seq_len=5, batch=3), "gradient not passed to the layer below"),
+    (bugs.MultipliedOverTime, SQUARE, "gradients combined over time with *="),
+    (bugs.SwappedDxDhPrev, SQUARE, "dx and dh_prev computed with each other's weight"),
+]
+
+
+def _diagnose(cls, cfg, **kw):
+    case = RNNCase(cfg, seed=11, **kw)
+    return diagnose(cls, case, rnn_comparisons(cls, case))
+
+
+@pytest.mark.parametrize("cls, cfg, suspect", SUSPECT_CASES, ids=[c[0].__name__ for c in SUSPECT_CASES])
+def test_planted_bug_is_named_first(cls, cfg, suspect):
+    # relu'(0) only matters where a pre-activation is exactly 0: all-zero weights and inputs.
+    kw = dict(weight_scale=0.0, zero_weights=True, zero_inputs=True) if "relu" in suspect else {}
+    d = _diagnose(cls, cfg, **kw)
+    assert d.suspects, d.render()
+    assert d.suspects[0].name.startswith(suspect), d.render()
+
+
+@pytest.mark.parametrize("cls", [RNN, ConcatRNN])
+@pytest.mark.parametrize("cfg", [SQUARE, RNNConfig(2, 3, num_layers=2, bidirectional=True, batch_first=True, seq_len=4)])
+def test_correct_implementation_gets_no_suspect(cls, cfg):
+    d = _diagnose(cls, cfg)
+    assert not d.bad and not d.suspects
+
+
+def test_forward_divergence_is_located_in_a_lower_layer():
+    d = _diagnose(bugs.LowerLayersShareH0, RNNConfig(3, 3, num_layers=3, seq_len=5, batch=3))
+    assert d.forward.startswith("hidden states first diverge at layer 1, forward direction, time step 0"), d.render()
+    assert d.backward.startswith("not localized: the forward pass already differs")
+
+
+def test_forward_divergence_is_located_in_the_reverse_direction():
+    d = _diagnose(bugs.ReverseOutputNotReReversed, RNNConfig(3, 3, bidirectional=True, seq_len=5, batch=3))
+    assert "reverse direction first diverges at time step 4 (its processing step 0" in d.forward, d.render()
+    assert d.bad == ["output"]
+
+
+def test_backward_says_the_gradient_is_not_carried_back():
+    d = _diagnose(bugs.NotCarriedThroughTime, SQUARE)
+    assert "dx matches for the last step only: the gradient is not carried back through time" in d.backward
+
+
+def test_backward_says_weight_gradients_are_wrong_while_the_flow_is_right():
+    d = _diagnose(bugs.HiddenStateOffByOne, SQUARE)
+    assert "dx is right at every step" in d.backward and "grad weight_hh_l0 differs" in d.backward
+
+
+def test_failure_message_carries_the_diagnosis():
+    with pytest.raises(ParityMismatch) as info:
+        assert_rnn_parity(bugs.TanhDerivativeOfH, RNNCase(SQUARE, seed=11))
+    text = str(info.value)
+    assert "Diagnosis:" in text and "wrong activation derivative (taken at the output" in text
