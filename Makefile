@@ -25,7 +25,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -n auto
 
 report: $(VENV)/.installed
-	$(PY) -m parity_tests.report $(IMPL_FLAGS)
+	$(PY) -m parity_tests.report $(IMPL_FLAGS) --plot report/parity.png --json report/parity.json
 
 check: $(VENV)/.installed
 	@test -n "$(IMPL)$(CELL_IMPL)" || { echo "usage: make check IMPL=module:Class [CELL_IMPL=module:Class] [CONVENTION=column|rows]"; exit 2; }

@@ -54,6 +54,12 @@ def pytest_addoption(parser):
         "(parity_tests/adapters.py: column = seeds 000/001, rows = seed 003)",
     )
     group.addoption(
+        "--parity-json",
+        default=None,
+        metavar="PATH",
+        help="write every parity comparison (each checked case, pass or fail) to PATH as JSON",
+    )
+    group.addoption(
         "--cell-impl",
         default="scratch:RNNCell",
         metavar="module:Class",
@@ -70,6 +76,10 @@ def pytest_configure(config):
     # Resolve the implementations now, so a bad --rnn-impl is one usage error, not an
     # error in every test.
     config._parity_impls = {opt: _load(config, opt) for opt in ("--rnn-impl", "--cell-impl")}
+    if config.getoption("--parity-json"):
+        from parity_tests import harness
+
+        harness.RECORD = []
     if config.getoption("--convention"):
         from parity_tests.adapters import adapt
 
@@ -126,6 +136,30 @@ def pytest_report_header(config):
         f"--cell-impl {config.getoption('--cell-impl')}, hypothesis profile "
         f"{settings._current_profile}, torch {torch.__version__}"
     )
+
+
+def pytest_sessionfinish(session):
+    """--parity-json: each xdist worker writes its part; the controller (or a plain run)
+    merges the parts with its own records into PATH."""
+    import json
+    from pathlib import Path
+
+    path = session.config.getoption("--parity-json")
+    if not path:
+        return
+    from parity_tests import harness
+
+    records = harness.RECORD or []
+    worker = getattr(session.config, "workerinput", None)
+    if worker is not None:
+        Path(f"{path}.part-{worker['workerid']}").write_text(json.dumps(records))
+        return
+    for part in sorted(Path(path).parent.glob(Path(path).name + ".part-*")):
+        records += json.loads(part.read_text())
+        part.unlink()
+    summary = {"cases": len(records), "failed": sum(not r["passed"] for r in records)}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps({"summary": summary, "records": records}, indent=1))
 
 
 def pytest_terminal_summary(terminalreporter, config):

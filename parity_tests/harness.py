@@ -24,6 +24,23 @@ from .contract import impl_name, run_cell, run_rnn
 from .diagnosis import diagnose
 
 
+# ``pytest --parity-json PATH`` sets this to a list: every checked case is appended to it
+# (pass or fail) as a JSON-able dict, and conftest.py writes the lot at the end.
+RECORD: list | None = None
+
+
+def _record(kind: str, cls_name: str, case, comparisons) -> None:
+    if RECORD is not None:
+        RECORD.append({
+            "test": os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0],
+            "kind": kind,
+            "implementation": cls_name,
+            "case": repr(case),
+            "passed": all(c.passed for c in comparisons),
+            "comparisons": [c.as_dict() for c in comparisons],
+        })
+
+
 class ParityMismatch(AssertionError):
     """The implementation's numbers differ from torch's beyond the tolerance.
 
@@ -136,6 +153,7 @@ def cell_comparisons(cls, case: CellCase) -> list[Comparison]:
 def assert_rnn_parity(cls, case: RNNCase) -> list[Comparison]:
     __tracebackhide__ = True
     comparisons = rnn_comparisons(cls, case)
+    _record("rnn", impl_name(cls), case, comparisons)
     _raise_on_mismatch(cls, case, comparisons, "torch.nn.RNN", "--rnn-impl",
                        diagnose=lambda: diagnose(cls, case, comparisons))
     return comparisons
@@ -144,6 +162,7 @@ def assert_rnn_parity(cls, case: RNNCase) -> list[Comparison]:
 def assert_cell_parity(cls, case: CellCase) -> list[Comparison]:
     __tracebackhide__ = True
     comparisons = cell_comparisons(cls, case)
+    _record("cell", impl_name(cls), case, comparisons)
     _raise_on_mismatch(cls, case, comparisons, "torch.nn.RNNCell", "--cell-impl")
     return comparisons
 
@@ -233,6 +252,7 @@ def model_comparisons(case) -> list[Comparison]:
 def assert_model_parity(case) -> list[Comparison]:
     __tracebackhide__ = True
     comparisons = model_comparisons(case)
+    _record("model", "scratch.model:SequenceModel", case, comparisons)
     failed = [c for c in comparisons if not c.passed]
     if failed:
         lines = [f"{failed[0].tensor} of scratch.model.SequenceModel differs from the torch model",

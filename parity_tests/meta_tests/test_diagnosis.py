@@ -82,3 +82,40 @@ def test_failure_message_carries_the_diagnosis():
         assert_rnn_parity(bugs.TanhDerivativeOfH, RNNCase(SQUARE, seed=11))
     text = str(info.value)
     assert "Diagnosis:" in text and "wrong activation derivative (taken at the output" in text
+
+
+def test_plot_is_produced_headless(tmp_path):
+    from parity_tests.plots import plot_parity
+
+    path = tmp_path / "parity.png"
+    comparisons = plot_parity(bugs.NotCarriedThroughTime, RNNCase(SQUARE, seed=11), path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000
+    assert any(not c.passed for c in comparisons)
+
+
+def test_report_writes_json_with_diagnosis_and_plot(tmp_path, capsys):
+    import json
+
+    from parity_tests.report import main
+
+    js, png = tmp_path / "r.json", tmp_path / "r.png"
+    rc = main(["--rnn-impl", "parity_tests.planted.bugs:HiddenStateOffByOne", "--json", str(js), "--plot", str(png)])
+    assert rc == 1 and png.stat().st_size > 20_000
+    data = json.loads(js.read_text())
+    first = data["configurations"][0]
+    assert first["status"] == "fail" and "previous hidden state off by one step" in first["diagnosis"]
+    assert {c["tensor"] for c in first["comparisons"] if not c["passed"]} == {"grad weight_hh_l0"}
+    assert "Diagnosis:" in capsys.readouterr().out
+
+
+def test_parity_json_option_records_every_case(tmp_path):
+    import json
+
+    from parity_tests.meta_tests._subprocess import run_pytest
+
+    path = tmp_path / "parity.json"
+    proc = run_pytest("parity_tests/test_rnn_parity.py", "-k", "tanh_basic", "--parity-json", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(path.read_text())
+    assert data["summary"]["cases"] >= 30 and data["summary"]["failed"] == 0
+    assert data["records"][0]["comparisons"][0]["tensor"] == "output"
