@@ -47,9 +47,15 @@ class Diagnosis:
     backward: str | None = None
     suspects: list = field(default_factory=list)
     probe_case: object = None  # the case the localization and suspects were computed on
+    generic: bool = False  # True when that is a generic variant, not the failing case
 
     def render(self) -> str:
         lines = ["Diagnosis:"]
+        if self.generic:
+            c = self.probe_case
+            lines.append(f"  (localized and matched on a generic case of the same configuration, T={c.config.seq_len}, "
+                         f"B={c.config.batch}, seed={c.seed}, weight_scale=1, which fails too: a shrunk example has "
+                         "too little structure to tell mistakes apart)")
         if self.bad:
             ok = f"{_join(self.ok)} match{'es' if len(self.ok) == 1 else ''}" if self.ok else "nothing matches"
             lines.append(f"  {ok}; {_join(self.bad)} differ{'s' if len(self.bad) == 1 else ''}")
@@ -89,7 +95,7 @@ def diagnose(cls, case, comparisons) -> Diagnosis:
                 probe = generic
         except Exception:  # noqa: BLE001 - the generic probe is best effort
             pass
-    dx.probe_case = probe
+    dx.probe_case, dx.generic = probe, probe is not case
     if probe.lengths is not None or probe.truncate is not None:
         return dx  # localization and suspects are defined for plain runs
     try:
