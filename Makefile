@@ -11,7 +11,7 @@ export MKL_NUM_THREADS=1
 
 IMPL_FLAGS = $(if $(IMPL),--rnn-impl $(IMPL)) $(if $(CELL_IMPL),--cell-impl $(CELL_IMPL)) $(if $(CONVENTION),--convention $(CONVENTION))
 
-.PHONY: test report check thorough train-demo install clean
+.PHONY: test report check thorough train-demo bench install clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,12 @@ check: $(VENV)/.installed
 # The seeds' training tasks, scratch and torch side by side; writes report/train_demo.png
 train-demo: $(VENV)/.installed
 	$(PY) -m parity_tests.train_demo --out report/train_demo.png
+
+# scratch vs torch.nn.RNN, forward + backward, both pinned to one thread (the exports
+# above): the per-core comparison, free of one library's spinning threads slowing the
+# other's. Writes bench/results.json. No test asserts a time.
+bench: $(VENV)/.installed
+	$(PY) -m parity_tests.bench --out bench/results.json
 
 # Deep run: make thorough SEED=3 [IMPL=...]
 thorough: $(VENV)/.installed

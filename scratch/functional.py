@@ -173,13 +173,14 @@ def _gather(a, order, reverse):
     return a[order, np.arange(a.shape[1])[None, :]]
 
 
-def _direction_forward(x, h0, w_ih, w_hh, b_ih, b_hh, phi, reverse, order=None, mask=None):
+def _direction_forward(x, h0, w_ih, w_hh, b_ih, b_hh, phi, reverse, order=None, mask=None, hs=None):
     """Run the recurrence over x (T, B, I) from h0 (B, H).
 
     Returns hs (T+1, B, H) in PROCESSING order: hs[0] = h0 and hs[s+1] the state after
     step s; for the reverse direction step s reads x[T-1-s]. Keeping h0 in the same
     buffer lets the backward pass read h_{s-1} as hs[s] without an extra copy; these
-    hidden states are the whole BPTT cache of this direction.
+    hidden states are the whole BPTT cache of this direction. ``hs`` may be given: a
+    (T+1, B, H) view to write into (``forward`` passes a view of the layer's buffer).
     With a ``mask`` (variable lengths), a padded step leaves the state unchanged:
     h_{s+1} = h_s, so hs[-1] is each sequence's state at its own last valid step.
     """
@@ -190,7 +191,8 @@ def _direction_forward(x, h0, w_ih, w_hh, b_ih, b_hh, phi, reverse, order=None, 
     if b_ih is not None:
         a_in += b_ih
         a_in += b_hh
-    hs = np.empty((T + 1, B, w_hh.shape[0]), dtype=x.dtype)
+    if hs is None:
+        hs = np.empty((T + 1, B, w_hh.shape[0]), dtype=x.dtype)
     hs[0] = h0
     w_hh_t = w_hh.T
     for s in range(T):
@@ -273,24 +275,34 @@ def forward(spec: RNNSpec, params: dict, x: np.ndarray, h0: np.ndarray, lengths=
     cache = Cache(spec, [], [], orders)
     layer_in = x
     for layer in range(spec.num_layers):
-        out = np.empty((T, B, D * H), dtype=x.dtype)
+        # One buffer per layer holds both directions' states and IS the layer's output:
+        # row 0 = forward h0, rows 1..T = states at t = 0..T-1, row T+1 = reverse h0.
+        # The forward direction's hs (processing order) is rows 0..T, the reverse one's is
+        # rows T+1..1 read backwards: both are views, so the layer's output and its BPTT
+        # cache are the same memory (the next layer reads rows 1..T as its input).
+        seq = np.empty((T + 2, B, D * H), dtype=x.dtype)
+        out = seq[1 : T + 1]
         layer_hidden = []
         for d, sfx in enumerate(spec.directions()):
             p = _direction_params(params, layer, sfx, spec.bias)
             order, mask = orders[d]
-            hs = _direction_forward(layer_in, h0[layer * D + d], *p, phi, d == 1, order, mask)
+            cols = slice(d * H, (d + 1) * H)
             if order is None:
-                out[:, :, d * H : (d + 1) * H] = hs[:0:-1] if d == 1 else hs[1:]
-            else:  # back to time order; padded outputs are zero
+                view = seq[T + 1 : 0 : -1, :, cols] if d == 1 else seq[: T + 1, :, cols]
+                hs = _direction_forward(layer_in, h0[layer * D + d], *p, phi, d == 1, hs=view)
+            else:  # variable lengths: own buffer, scattered back to time order (padded -> 0)
+                hs = _direction_forward(layer_in, h0[layer * D + d], *p, phi, d == 1, order, mask)
                 o = np.zeros((T, B, H), dtype=x.dtype)
                 o[order, np.arange(B)[None, :]] = np.where(mask[:, :, None], hs[1:], 0)
-                out[:, :, d * H : (d + 1) * H] = o
+                out[:, :, cols] = o
             h_n[layer * D + d] = hs[-1]
             layer_hidden.append(hs)
         cache.layer_inputs.append(layer_in)
         cache.hidden.append(layer_hidden)
         layer_in = out
-    return layer_in, h_n, cache
+    # The caller gets its own copy of the top layer's output: writing into it must not
+    # change the cache the backward pass reads.
+    return layer_in.copy(), h_n, cache
 
 
 def backward(spec: RNNSpec, params: dict, cache: Cache, d_out: np.ndarray, d_h_n: np.ndarray, truncate=None):
