@@ -194,7 +194,9 @@ def _direction_forward(x, h0, w_ih, w_hh, b_ih, b_hh, phi, reverse, order=None, 
     if hs is None:
         hs = np.empty((T + 1, B, w_hh.shape[0]), dtype=x.dtype)
     hs[0] = h0
-    w_hh_t = w_hh.T
+    # A contiguous copy of W_hh^T: OpenBLAS is ~10 % faster on it than on a transposed view
+    # (measured: 89 vs 99 us for (64, 256) @ (256, 256) in float32), and it is used T times.
+    w_hh_t = np.ascontiguousarray(w_hh.T)
     for s in range(T):
         a = a_in[s]
         a += hs[s] @ w_hh_t  # a_in is scratch space: each a_s is used once
