@@ -173,7 +173,7 @@ def _raise_on_mismatch(cls, case, comparisons, oracle: str, flag: str, diagnose=
     if not failed:
         return
     first = failed[0]
-    status = ", ".join(f"{c.tensor} {'ok' if c.passed else 'DIFFERS'}" for c in comparisons)
+    status = causal_order_line(comparisons)
     others = [f"  {c.tensor}: normwise error {c.normwise:.3g}, greatest at ({c.abs_where})" for c in failed[1:]]
     lines = [
         f"{first.tensor} of {impl_name(cls)} differs from {oracle}",
@@ -185,8 +185,12 @@ def _raise_on_mismatch(cls, case, comparisons, oracle: str, flag: str, diagnose=
     ]
     if others:
         lines += ["Also differing:", *others]
-    lines += [f"Causal order: {status}", reproduce_note(cls, case, flag)]
+    lines += [status, reproduce_note(cls, case, flag)]
     raise ParityMismatch("\n".join(lines), comparisons, diagnose)
+
+
+def causal_order_line(comparisons) -> str:
+    return "Causal order: " + ", ".join(f"{c.tensor} {'ok' if c.passed else 'DIFFERS'}" for c in comparisons)
 
 
 def reproduce_note(cls, case, flag: str) -> str:
@@ -258,7 +262,7 @@ def assert_model_parity(case) -> list[Comparison]:
         lines = [f"{failed[0].tensor} of scratch.model.SequenceModel differs from the torch model",
                  f"case: {case.config.short()}; seed={case.seed}, weight_scale={case.weight_scale:.4g}",
                  format_comparison(failed[0]),
-                 "Causal order: " + ", ".join(f"{c.tensor} {'ok' if c.passed else 'DIFFERS'}" for c in comparisons),
+                 causal_order_line(comparisons),
                  f"To reproduce: assert_model_parity({case!r})"]
         raise ParityMismatch("\n".join(lines), comparisons)
     return comparisons
