@@ -147,7 +147,7 @@ class ConcatRNN:
         for layer in range(self.L - 1, -1, -1):
             n_in = self.I if layer == 0 else D * H
             d_in = [np.zeros((n_in, B), dtype=dtype) for _ in range(T)]
-            for (lay, d, sfx, steps) in [c for c in self.cache if c[0] == layer]:
+            for _, d, sfx, steps in [c for c in self.cache if c[0] == layer]:
                 w_ih, w_hh, _ = self._weights(layer, sfx, dtype)
                 dys = self.upstream_for_direction([g[d * H:(d + 1) * H] for g in d_seq], d == 1)
                 dw_ih, dw_hh = np.zeros_like(w_ih), np.zeros_like(w_hh)
