@@ -10,6 +10,8 @@ traceback deep inside the harness. A constructor raising ``NotImplementedError``
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,8 @@ def load_impl(spec: str):
     if not isinstance(spec, str) or spec.count(":") != 1:
         raise ValueError(f"implementation must be given as 'module:Class', got {spec!r}")
     module_name, class_name = spec.split(":")
+    if os.getcwd() not in sys.path:  # "importable from the current directory", as promised
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -73,3 +73,26 @@ def test_convention_option_wraps_a_learner_end_to_end():
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "RowsRNN003 --convention rows differs from torch.nn.RNN" in proc.stdout
+
+
+def test_plugin_module_is_found_in_the_current_directory(tmp_path):
+    """A user's module next to where they run pytest is found, with the `pytest` script
+    (which, unlike `python -m pytest`, does not put the current directory on sys.path)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from parity_tests.meta_tests._subprocess import ROOT
+
+    (tmp_path / "my_rnn.py").write_text("from parity_tests.planted.concat_rnn import ConcatRNN as MyRNN\n")
+    pytest_script = shutil.which("pytest", path=str(Path(sys.executable).parent)) or "pytest"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HYPOTHESIS_PROFILE="ci")
+    proc = subprocess.run(
+        [pytest_script, "-p", "no:cacheprovider", "-p", "no:xdist", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
+         str(ROOT / "parity_tests" / "test_rnn_parity.py"), "-k", "tanh_basic", "--rnn-impl", "my_rnn:MyRNN"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "rnn-parity: --rnn-impl my_rnn:MyRNN" in proc.stdout
