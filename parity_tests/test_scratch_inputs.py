@@ -164,3 +164,23 @@ def test_scratch_imports_no_torch():
     pattern = re.compile(r"^\s*(import torch|from torch)", re.M)
     for path in Path(scratch.__file__).parent.glob("*.py"):
         assert not pattern.search(path.read_text()), f"{path} imports torch"
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_writing_into_the_returned_output_does_not_change_backward(batch_first):
+    """The layer buffer is both the output and the BPTT cache inside scratch; what the
+    caller receives must be its own array."""
+    rng = np.random.default_rng(3)
+    rnn = RNN(3, 4, num_layers=2, bidirectional=True, batch_first=batch_first)
+    x = rng.standard_normal((2, 5, 3) if batch_first else (5, 2, 3))
+    out, h_n = rnn.forward(x)
+    d_out, d_hn = rng.standard_normal(out.shape), rng.standard_normal(h_n.shape)
+    clean = rnn.backward(d_out, d_hn), {k: v.copy() for k, v in rnn.grads.items()}
+    out2, h_n2 = rnn.forward(x)
+    out2[...] = 1e6
+    h_n2[...] = -1e6
+    dirty = rnn.backward(d_out, d_hn), rnn.grads
+    for a, b in zip(clean[0], dirty[0]):
+        np.testing.assert_array_equal(a, b)
+    for k in clean[1]:
+        np.testing.assert_array_equal(clean[1][k], dirty[1][k])

@@ -164,7 +164,9 @@ class RNN:
         self.grads = {}
         if not batched:
             return out[:, 0, :], h_n[:, 0, :]
-        return (out.swapaxes(0, 1).copy() if self.batch_first else out), h_n
+        # out is already the caller's own array (functional.forward copies it off the
+        # cache), so the batch-first result can be a transposed view of it.
+        return (out.swapaxes(0, 1) if self.batch_first else out), h_n
 
     __call__ = forward
 
@@ -214,7 +216,7 @@ class RNN:
         self.grads = grads
         if not batched:
             return dx[:, 0, :], dh0[:, 0, :]
-        return (dx.swapaxes(0, 1).copy() if self.batch_first else dx), dh0
+        return (dx.swapaxes(0, 1) if self.batch_first else dx), dh0  # dx is a fresh array
 
 
 class RNNCell:
