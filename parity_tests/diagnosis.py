@@ -51,14 +51,15 @@ class Diagnosis:
 
     def render(self) -> str:
         lines = ["Diagnosis:"]
-        if self.generic:
-            c = self.probe_case
-            lines.append(f"  (localized and matched on a generic case of the same configuration, T={c.config.seq_len}, "
-                         f"B={c.config.batch}, seed={c.seed}, weight_scale=1, which fails too: a shrunk example has "
-                         "too little structure to tell mistakes apart)")
         if self.bad:
             ok = f"{_join(self.ok)} match{'es' if len(self.ok) == 1 else ''}" if self.ok else "nothing matches"
-            lines.append(f"  {ok}; {_join(self.bad)} differ{'s' if len(self.bad) == 1 else ''}")
+            lines.append(f"  {ok}; {_join(self.bad)} differ{'s' if len(self.bad) == 1 else ''}"
+                         + (" (in the example above)" if self.generic else ""))
+        if self.generic:
+            c = self.probe_case
+            lines.append(f"  below: localized and matched on a generic case of the same configuration (T={c.config.seq_len}, "
+                         f"B={c.config.batch}, seed={c.seed}, weight_scale=1), which fails too; a shrunk example has "
+                         "too little structure to tell mistakes apart")
         if self.forward:
             lines.append(f"  forward: {self.forward}")
         if self.backward:
@@ -67,7 +68,8 @@ class Diagnosis:
             lines.append("  suspects (each alternative below reproduces the implementation's numbers):")
             lines += [f"    - {s.name}: {s.equation}" for s in self.suspects]
         else:
-            lines.append("  suspects: none of the known mistakes reproduces these numbers")
+            lines.append("  suspects: none of the known single mistakes reproduces these numbers "
+                         "(a different mistake, or several at once)")
         return "\n".join(lines)
 
 
