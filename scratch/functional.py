@@ -259,7 +259,7 @@ class Cache:
     spec: RNNSpec
     layer_inputs: list  # layer_inputs[k]: (T, B, I_k)
     hidden: list  # hidden[k][d]: (T+1, B, H) in processing order
-    orders: list = None  # per direction (order, mask) for variable lengths, else (None, None)
+    orders: list  # per direction: (order, mask) for variable lengths, else (None, None)
 
 
 def forward(spec: RNNSpec, params: dict, x: np.ndarray, h0: np.ndarray, lengths=None):
