@@ -25,7 +25,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -n auto
 
 report: $(VENV)/.installed
-	$(PY) -m parity_tests.report $(IMPL_FLAGS) --plot report/parity.png --json report/parity.json
+	$(PY) -m parity_tests.tools.report $(IMPL_FLAGS) --plot report/parity.png --json report/parity.json
 
 check: $(VENV)/.installed
 	@test -n "$(IMPL)$(CELL_IMPL)" || { echo "usage: make check IMPL=module:Class [CELL_IMPL=module:Class] [CONVENTION=column|rows]"; exit 2; }
@@ -33,13 +33,13 @@ check: $(VENV)/.installed
 
 # The seeds' training tasks, scratch and torch side by side; writes report/train_demo.png
 train-demo: $(VENV)/.installed
-	$(PY) -m parity_tests.train_demo --out report/train_demo.png
+	$(PY) -m parity_tests.tools.train_demo --out report/train_demo.png
 
 # scratch vs torch.nn.RNN, forward + backward, both pinned to one thread (the exports
 # above): the per-core comparison, free of one library's spinning threads slowing the
 # other's. Writes bench/results.json. No test asserts a time.
 bench: $(VENV)/.installed
-	$(PY) -m parity_tests.bench --out bench/results.json
+	$(PY) -m parity_tests.tools.bench --out bench/results.json
 
 # Deep run: make thorough SEED=3 [IMPL=...]
 thorough: $(VENV)/.installed

@@ -1,50 +1,67 @@
-"""The parity properties, built per (implementation, table row).
+"""The parity property: both sides on a case, compared; on a mismatch, a message and a
+diagnosis. Built per (implementation, table row) for every family alike.
 
-``run_rnn_property(cls, row)`` builds a hypothesis test for the row's strategy, adds the
-edge-case ``@example``s first, runs it under the active profile and returns
-``(supported, declined)``: how many examples ran, and the reasons of the configurations the
-implementation declined with NotImplementedError. A mismatch raises ``ParityMismatch``
-(hypothesis shrinks it first); a broken contract raises ``ContractViolation``.
-The parity tests and the planted-bug meta tests both run exactly this.
+``assert_parity(cls, case)`` checks one case. ``run_property(cls, row)`` builds a
+hypothesis test for the row's strategy, adds the family's edge-case ``@example``s first,
+runs it under the active profile and returns ``(supported, declined)``: how many examples
+ran, and the reasons of the configurations the implementation declined with
+NotImplementedError. A mismatch raises ``ParityMismatch`` (hypothesis shrinks it first); a
+broken contract raises ``ContractViolation``. The parity tests, the planted-bug meta tests
+and repro all run exactly this.
 """
 
 from __future__ import annotations
 
+import inspect
+
 from hypothesis import example, given
 
-from .cases import Row
-from .contract import Unsupported, impl_name
-from .harness import assert_cell_parity, assert_rnn_parity
-from .strategies import cell_cases, cell_edge_cases, rnn_cases, rnn_edge_cases
+from .core.contract import Unsupported, impl_name
+from .core.messages import ParityMismatch, case_record, failure_message
+from .core.runs import comparisons as run_comparisons
+from .core.strategies import cases
+from .diagnosis import diagnose
+from .families import FAMILIES
+
+# ``pytest --parity-json PATH`` sets this to a list: every checked case is appended to it
+# (pass or fail) as a JSON-able record, and the plugin writes the lot at the end.
+RECORD: list | None = None
 
 
-def _run(cls, row: Row, strategy, edge_cases, check, settings=None):
+def assert_parity(cls, case) -> list:
+    """Both sides on ``case``; raises ParityMismatch (with its diagnosis) on a mismatch."""
+    __tracebackhide__ = True
+    comparisons = run_comparisons(cls, case)
+    if RECORD is not None:
+        RECORD.append(case_record(cls, case, comparisons))
+    if any(not c.passed for c in comparisons):
+        raise ParityMismatch(failure_message(cls, case, comparisons), comparisons,
+                             lambda: diagnose(cls, case, comparisons))
+    return comparisons
+
+
+def run_property(cls, row, settings=None):
+    family = FAMILIES[row.family]
     supported, declined = [0], []
 
     def parity(case):
         __tracebackhide__ = True
         try:
-            check(cls, case)
+            assert_parity(cls, case)
         except Unsupported as exc:
             declined.append(str(exc))
             return
         supported[0] += 1
 
-    # Every (implementation, row) pair gets its own entry in hypothesis' example database
-    # (the inner function's source is the same for all of them).
-    parity._hypothesis_internal_add_digest = f"{impl_name(cls)}|{row.name}".encode()
-    test = given(case=strategy)(parity)
-    for case in reversed(edge_cases):
+    # Every (implementation, row) pair gets its own entry in hypothesis' example database.
+    # The key is a digest of the test function's source and its signature (which hypothesis
+    # reads so that decorators and post-hoc __signature__ count), and the source is the same
+    # for every pair: so the pair is written into the signature, as its return annotation.
+    parity.__signature__ = inspect.signature(parity).replace(return_annotation=f"{impl_name(cls)}|{row.name}")
+    test = given(case=cases(family, **row.pins))(parity)
+    for case in reversed(family.edge_cases(row.pins)):
         test = example(case=case)(test)
     if settings is not None:
         test = settings(test)
     test()
     return supported[0], declined
-
-
-def run_rnn_property(cls, row: Row, settings=None):
-    return _run(cls, row, rnn_cases(**row.pins), rnn_edge_cases(row.pins), assert_rnn_parity, settings)
-
-
-def run_cell_property(cls, row: Row, settings=None):
-    return _run(cls, row, cell_cases(**row.pins), cell_edge_cases(row.pins), assert_cell_parity, settings)

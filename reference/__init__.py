@@ -1,25 +1,8 @@
-"""The oracle: torch modules loaded with identical weights, gradients by autograd (float64)."""
+"""The oracle: torch modules loaded with identical weights, gradients by autograd (float64).
 
-from .torch_ref import (
-    CellResult,
-    RNNResult,
-    build_torch_cell,
-    build_torch_rnn,
-    load_weights,
-    torch_cell_param_shapes,
-    torch_cell_vjp,
-    torch_param_shapes,
-    torch_rnn_vjp,
-)
-
-__all__ = [
-    "CellResult",
-    "RNNResult",
-    "build_torch_cell",
-    "build_torch_rnn",
-    "load_weights",
-    "torch_cell_param_shapes",
-    "torch_cell_vjp",
-    "torch_param_shapes",
-    "torch_rnn_vjp",
-]
+    torch_ref     build / load_weights / param_shapes / vjp: generic over every family
+    elman         the Elman family's step function, explicit loop, running error bound,
+                  and torch's own variable-length and truncated runs
+    finite_diff   a finite-difference oracle where torch has no counterpart
+    torch_models  torch counterparts of scratch.model (head, losses)
+"""

@@ -3,11 +3,11 @@ declines a configuration with NotImplementedError has it reported as skipped."""
 
 import pytest
 
-from parity_tests.cases import row_by_name
-from parity_tests.contract import ContractViolation, load_impl
+from parity_tests.core.contract import ContractViolation, load_impl
+from parity_tests.families import row_by_name
 from parity_tests.meta_tests._subprocess import run_pytest
 from parity_tests.planted import broken
-from parity_tests.properties import run_rnn_property
+from parity_tests.properties import run_property
 
 VIOLATIONS = [
     (broken.ForwardReturnsNone, "tanh_basic", r"ForwardReturnsNone\.forward must return a tuple \(output, h_n\), got None"),
@@ -24,27 +24,27 @@ VIOLATIONS = [
 @pytest.mark.parametrize("cls, row, message", VIOLATIONS, ids=[v[0].__name__ for v in VIOLATIONS])
 def test_contract_violation_is_named(cls, row, message):
     with pytest.raises(ContractViolation, match=message):
-        run_rnn_property(cls, row_by_name(row))
+        run_property(cls, row_by_name(row))
 
 
 def test_declined_configuration_is_not_run_and_not_failed():
-    ran, declined = run_rnn_property(broken.NoBidirectional, row_by_name("bidirectional"))
+    ran, declined = run_property(broken.NoBidirectional, row_by_name("bidirectional"))
     assert ran == 0 and declined
     assert "bidirectional RNNs are not implemented yet" in declined[0]
-    ran, declined = run_rnn_property(broken.NoBidirectional, row_by_name("anything"))
+    ran, declined = run_property(broken.NoBidirectional, row_by_name("anything"))
     assert ran > 0 and declined  # the unidirectional draws still run
 
 
 def test_declined_configuration_is_reported_as_skipped_with_reason():
     proc = run_pytest(
-        "parity_tests/test_rnn_parity.py", "-rs", "-k", "bidirectional or tanh_basic or anything",
+        "parity_tests/tests/test_parity.py", "-rs", "-k", "bidirectional or tanh_basic or anything",
         "--rnn-impl", "parity_tests.planted.broken:NoBidirectional",
     )
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
     assert "SKIPPED" in out and "bidirectional RNNs are not implemented yet" in out
     assert "configurations the implementation declined (not tested)" in out
-    assert "test_rnn_parity[anything]" in out.split("declined (not tested)")[1]
+    assert "test_parity[anything]" in out.split("declined (not tested)")[1]
 
 
 @pytest.mark.parametrize(
@@ -61,14 +61,14 @@ def test_load_impl_errors_are_clear(spec, message):
 
 
 def test_bad_impl_option_is_a_usage_error():
-    proc = run_pytest("parity_tests/test_rnn_parity.py", "--rnn-impl", "nope_module:X")
+    proc = run_pytest("parity_tests/tests/test_parity.py", "--rnn-impl", "nope_module:X")
     assert proc.returncode == 4, proc.stdout + proc.stderr  # pytest's usage-error exit code
     assert "cannot import module 'nope_module'" in proc.stderr + proc.stdout
 
 
 def test_convention_option_wraps_a_learner_end_to_end():
     proc = run_pytest(
-        "parity_tests/test_rnn_parity.py", "-k", "tanh_basic",
+        "parity_tests/tests/test_parity.py", "-k", "tanh_basic",
         "--rnn-impl", "parity_tests.learners.rows_rnn:RowsRNN003", "--convention", "rows",
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -91,7 +91,7 @@ def test_plugin_module_is_found_in_the_current_directory(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), HYPOTHESIS_PROFILE="ci")
     proc = subprocess.run(
         [pytest_script, "-p", "no:cacheprovider", "-p", "no:xdist", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
-         str(ROOT / "parity_tests" / "test_rnn_parity.py"), "-k", "tanh_basic", "--rnn-impl", "my_rnn:MyRNN"],
+         str(ROOT / "parity_tests" / "tests" / "test_parity.py"), "-k", "tanh_basic", "--rnn-impl", "my_rnn:MyRNN"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -11,43 +11,36 @@ import pytest
 from hypothesis import settings
 
 from parity_tests.meta_tests._subprocess import run_pytest
-from parity_tests.cases import CELL_ROWS, RNN_ROWS, row_by_name
-from parity_tests.harness import ParityMismatch
+from parity_tests.core.messages import ParityMismatch
+from parity_tests.families import ROWS, row_by_name
 from parity_tests.planted.bugs import PLANTED
 from parity_tests.planted.concat_rnn import ColumnCell, ConcatRNN
-from parity_tests.properties import run_cell_property, run_rnn_property
+from parity_tests.properties import run_property
 
-RUNNERS = {"rnn": run_rnn_property, "cell": run_cell_property}
+CORRECT = {"rnn": ConcatRNN, "rnn_cell": ColumnCell}
 
 
 @pytest.mark.parametrize("planted", PLANTED, ids=lambda p: p.cls.__name__)
 def test_planted_bug_is_rejected(planted):
-    run = RUNNERS[planted.kind]
     # One failure is enough here; without this hypothesis may report several at once.
     with pytest.raises(ParityMismatch) as info:
-        run(planted.cls, row_by_name(planted.row), settings=settings(report_multiple_bugs=False))
+        run_property(planted.cls, row_by_name(planted.row), settings=settings(report_multiple_bugs=False))
     # The harness must blame only tensors the bug can reach (never the forward pass for a
     # backward bug, only dW_hh for an off-by-one in dW_hh, ...).
     outside = [t for t in info.value.failed if not any(fnmatch(t, p) for p in planted.reach)]
     assert not outside, f"{planted.cls.__name__}: blamed {outside}, outside its reach {planted.reach}:\n{info.value}"
 
 
-@pytest.mark.parametrize("row", RNN_ROWS, ids=lambda r: r.name)
-def test_concat_style_rnn_is_accepted(row):
-    ran, declined = run_rnn_property(ConcatRNN, row)
-    assert ran > 0 and not declined
-
-
-@pytest.mark.parametrize("row", CELL_ROWS, ids=lambda r: r.name)
-def test_column_style_cell_is_accepted(row):
-    ran, declined = run_cell_property(ColumnCell, row)
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r.name)
+def test_correct_other_style_implementation_is_accepted(row):
+    ran, declined = run_property(CORRECT[row.family], row)
     assert ran > 0 and not declined
 
 
 def test_cli_rejects_a_planted_bug_end_to_end():
     """`pytest --rnn-impl module:Class` runs the parity suite on that class and fails it."""
     proc = run_pytest(
-        "parity_tests/test_rnn_parity.py", "-k", "square_I_eq_H",
+        "parity_tests/tests/test_parity.py", "-k", "square_I_eq_H",
         "--rnn-impl", "parity_tests.planted.bugs:SwappedDxDhPrev",
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -57,7 +50,7 @@ def test_cli_rejects_a_planted_bug_end_to_end():
 
 def test_cli_accepts_a_correct_plugin_end_to_end():
     proc = run_pytest(
-        "parity_tests/test_rnn_parity.py",
+        "parity_tests/tests/test_parity.py",
         "--rnn-impl", "parity_tests.planted.concat_rnn:ConcatRNN",
         "--cell-impl", "parity_tests.planted.concat_rnn:ColumnCell",
     )

@@ -1,25 +1,31 @@
-"""The reference is checked too: torch's autograd against finite differences (forward
-passes only), so a misconfigured reference cannot make everything pass silently.
+"""The reference is checked too: the harness's torch reference (``core.runs.reference``, the
+VJP every parity test compares with) against finite differences of forward passes only, so
+a misconfigured reference cannot make everything pass silently.
 
 tanh only: finite differences need a function that is smooth along the whole step (relu's
 kink at 0 breaks central differences; see reference/finite_diff.py).
 """
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import given
 
-from parity_tests.strategies import rnn_cases
-from reference import build_torch_rnn, torch_rnn_vjp
+from parity_tests.core.cases import Case
+from parity_tests.core.runs import reference
+from parity_tests.core.strategies import cases
+from parity_tests.families.rnn import RNN, RNNConfig
 from reference.finite_diff import jacobian, vjp_check
+from reference.torch_ref import build
 
 
 def _forward(cfg):
     def fwd(p):
         params = {k[2:]: v for k, v in p.items() if k.startswith("p:")}
         with torch.no_grad():
-            out, h_n = build_torch_rnn(params, **cfg.module_kwargs())(torch.tensor(p["x"]), torch.tensor(p["h0"]))
+            out, h_n = build("RNN", params, **cfg.module_kwargs())(torch.tensor(p["x"]), torch.tensor(p["h0"]))
         return {"output": out.numpy(), "h_n": h_n.numpy()}
 
     return fwd
@@ -31,13 +37,13 @@ def _inputs(a, cfg):
 
 
 def _claimed(ref):
-    return {"x": ref.dx, "h0": ref.dh0, **{f"p:{k}": v for k, v in ref.grads.items()}}
+    return {"x": ref["dx"], "h0": ref["dh0"], **{f"p:{k[5:]}": v for k, v in ref.items() if k.startswith("grad ")}}
 
 
-@given(case=rnn_cases(nonlinearity="tanh", dtype="float64", has_h0=True))
+@given(case=cases(RNN, nonlinearity="tanh", dtype="float64", has_h0=True))
 def test_reference_vjp_satisfies_the_adjoint_identity(case):
     cfg, a = case.config, case.materialize()
-    ref = torch_rnn_vjp(cfg.module_kwargs(), a["params"], a["x"], a["h0"], a["d_output"], a["d_h_n"])
+    ref = reference(case, a)
     upstream = {"output": a["d_output"], "h_n": a["d_h_n"]}
     for lhs, rhs, tol in vjp_check(_forward(cfg), _inputs(a, cfg), upstream, _claimed(ref), seed=case.seed % 1000):
         assert abs(lhs - rhs) <= tol, f"<Jv, u> = {lhs!r} but <v, J^T u> = {rhs!r} (allowed {tol:.3g})"
@@ -45,10 +51,12 @@ def test_reference_vjp_satisfies_the_adjoint_identity(case):
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_reference_full_jacobian_matches_finite_differences(bidirectional):
-    from parity_tests.cases import RNNCase, RNNConfig
-
+    """Every row of the Jacobian of (output, h_n) w.r.t. (x, h0, params), taken from the
+    harness's reference with a unit upstream gradient on one output element at a time,
+    against central differences of torch forward passes."""
     cfg = RNNConfig(2, 2, num_layers=2, bidirectional=bidirectional, seq_len=2, batch=1)
-    a = RNNCase(cfg, seed=5).materialize()
+    case = Case(cfg, seed=5)
+    a = case.materialize()
     inputs = _inputs(a, cfg)
     keys, shapes = list(inputs), [np.shape(v) for v in inputs.values()]
     sizes = [int(np.prod(s)) for s in shapes]
@@ -65,25 +73,23 @@ def test_reference_full_jacobian_matches_finite_differences(bidirectional):
     x0 = np.concatenate([np.ravel(v) for v in inputs.values()])
     j_fd = jacobian(flat_forward, x0)
 
-    def torch_map(flat):
-        p = {k: t.reshape(s) for k, t, s in zip(keys, torch.split(flat, sizes), shapes)}
-        rnn = build_torch_rnn(None, **cfg.module_kwargs())
-        params = {k[2:]: v for k, v in p.items() if k.startswith("p:")}
-        out, h_n = torch.func.functional_call(rnn, params, (p["x"], p["h0"]))
-        return torch.cat([out.reshape(-1), h_n.reshape(-1)])
-
-    j_ad = torch.autograd.functional.jacobian(torch_map, torch.tensor(x0)).numpy()
-    assert j_fd.shape == j_ad.shape and j_fd.shape[1] == x0.size
-    assert np.max(np.abs(j_fd - j_ad)) <= 1e-6 * max(1.0, np.max(np.abs(j_ad)))
+    n_out = a["d_output"].size
+    rows = []
+    for k in range(n_out + a["d_h_n"].size):
+        u = np.zeros(n_out + a["d_h_n"].size)
+        u[k] = 1.0
+        upstream = dict(a, d_output=u[:n_out].reshape(a["d_output"].shape), d_h_n=u[n_out:].reshape(a["d_h_n"].shape))
+        claimed = _claimed(reference(case, upstream))
+        rows.append(np.concatenate([np.ravel(claimed[key]) for key in keys]))
+    j_ref = np.array(rows)
+    assert j_fd.shape == j_ref.shape and j_fd.shape[1] == x0.size
+    assert np.max(np.abs(j_fd - j_ref)) <= 1e-6 * max(1.0, np.max(np.abs(j_ref)))
 
 
 def test_a_misconfigured_reference_is_caught():
     """A VJP taken for the wrong nonlinearity (relu weights loaded into a tanh check)."""
-    from parity_tests.cases import RNNCase, RNNConfig
-
     cfg = RNNConfig(3, 4, seq_len=4, batch=2)
-    a = RNNCase(cfg, seed=6).materialize()
-    wrong = torch_rnn_vjp(dict(cfg.module_kwargs(), nonlinearity="relu"), a["params"], a["x"], a["h0"],
-                          a["d_output"], a["d_h_n"])
+    a = Case(cfg, seed=6).materialize()
+    wrong = reference(Case(replace(cfg, nonlinearity="relu"), seed=6), a)
     checks = vjp_check(_forward(cfg), _inputs(a, cfg), {"output": a["d_output"], "h_n": a["d_h_n"]}, _claimed(wrong))
     assert any(abs(lhs - rhs) > tol for lhs, rhs, tol in checks)

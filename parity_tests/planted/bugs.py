@@ -165,9 +165,8 @@ class CellTransposedWeightIH(ColumnCell):
 @dataclass(frozen=True)
 class Planted:
     cls: type
-    row: str  # the table row whose property must reject it
+    row: str  # the table row whose property must reject it (it names the family too)
     reach: tuple  # fnmatch patterns: the only tensors this bug can make differ
-    kind: str = "rnn"
 
 
 # Every bug here is in backward: output and h_n must never be blamed.
@@ -191,7 +190,7 @@ PLANTED = [
     Planted(SwappedWeightGrads, "square_I_eq_H", ("grad weight_ih_*", "grad weight_hh_*")),
     Planted(LowerLayersShareH0, "multilayer", ("output", "h_n", "dx", "dh0", "grad *")),
     Planted(ReverseOutputNotReReversed, "bidirectional", ("output", "h_n", "dx", "dh0", "grad *")),
-    Planted(SwappedCell, "cell_square_I_eq_H", CELL_BACKWARD, kind="cell"),
-    Planted(CellTanhDerivativeOfH, "cell_tanh", CELL_BACKWARD, kind="cell"),
-    Planted(CellTransposedWeightIH, "cell_square_I_eq_H", ("grad weight_ih",), kind="cell"),
+    Planted(SwappedCell, "cell_square_I_eq_H", CELL_BACKWARD),
+    Planted(CellTanhDerivativeOfH, "cell_tanh", CELL_BACKWARD),
+    Planted(CellTransposedWeightIH, "cell_square_I_eq_H", ("grad weight_ih",)),
 ]

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from parity_tests.strategies import cell_cases, rnn_cases
+from parity_tests.core.strategies import cases
+from parity_tests.families.rnn import RNN as RNN_FAMILY
+from parity_tests.families.rnn_cell import RNN_CELL
 from scratch import RNN, RNNCell
 
 f64, f32 = np.float64, np.float32
@@ -94,7 +96,7 @@ def test_bad_input_is_refused_clearly(call, exc, message):
         call()
 
 
-@given(case=rnn_cases())
+@given(case=cases(RNN_FAMILY))
 def test_rnn_keeps_dtype_and_never_writes_its_arguments(case):
     a = case.materialize()
     before = {k: v.copy() for k, v in a.items() if isinstance(v, np.ndarray)}
@@ -112,7 +114,7 @@ def test_rnn_keeps_dtype_and_never_writes_its_arguments(case):
         assert np.array_equal(a["params"][k], v), f"forward/backward wrote into params[{k!r}]"
 
 
-@given(case=cell_cases())
+@given(case=cases(RNN_CELL))
 def test_cell_keeps_dtype_and_never_writes_its_arguments(case):
     a = case.materialize()
     before = {k: v.copy() for k, v in a.items() if isinstance(v, np.ndarray)}

@@ -12,9 +12,10 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from dataclasses import dataclass
 
 import numpy as np
+
+from .family import describe, flat
 
 
 class ContractViolation(AssertionError):
@@ -53,23 +54,6 @@ def impl_name(cls) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-@dataclass
-class RNNOutputs:
-    output: np.ndarray
-    h_n: np.ndarray
-    dx: np.ndarray
-    dh0: np.ndarray
-    grads: dict
-
-
-@dataclass
-class CellOutputs:
-    h_next: np.ndarray
-    dx: np.ndarray
-    dh: np.ndarray
-    grads: dict
-
-
 def construct(cls, kwargs: dict):
     try:
         return cls(**kwargs)
@@ -95,62 +79,61 @@ def inject_params(impl, cls, params: dict, expected_shapes: dict) -> None:
         own[name] = value.copy()  # the harness keeps its own copy to compare against
 
 
-def run_rnn(cls, config, arrays: dict, lengths=None, truncate=None) -> RNNOutputs:
-    """Construct, inject weights, forward, backward; check every result against the contract.
+def run_impl(cls, case, arrays: dict) -> dict:
+    """Construct, inject weights, forward, backward, every result checked against the
+    contract of the case's family; returns the implementation's flat dict of named tensors
+    (``{"output": ..., "h_n": ..., "dx": ..., "dh0": ..., "grad weight_ih_l0": ...}``).
 
-    ``lengths`` / ``truncate`` go to forward / backward as keywords (scratch's extensions).
+    Every call into a plug-in goes through here: the suite, the report, repro, plots and
+    diagnosis alike. A case's extensions (scratch's ``lengths``, ``truncate``) go to forward
+    / backward as keywords when set.
     """
+    fam, config = case.family, case.config
     impl = construct(cls, config.module_kwargs())
-    inject_params(impl, cls, arrays["params"], config.param_shapes())
+    param_shapes = config.param_shapes()
+    inject_params(impl, cls, arrays["params"], param_shapes)
+    shapes = fam.shapes(config)
     dtype = arrays["x"].dtype
-    x, h0 = arrays["x"].copy(), None if arrays["h0"] is None else arrays["h0"].copy()
-    fwd_kw = {} if lengths is None else {"lengths": np.asarray(lengths)}
-    result = _call(cls, "forward", impl.forward, x, h0, **fwd_kw)
-    if not isinstance(result, tuple) or len(result) != 2:
+    results: dict = {}
+    for method, takes, returns, extensions in (
+        ("forward", fam.forward_args, fam.forward_returns, fam.forward_extensions),
+        ("backward", fam.backward_args, fam.backward_returns, fam.backward_extensions),
+    ):
+        passed = {name: None if arrays[name] is None else arrays[name].copy() for name in flat(takes)}
+        kw = {k: _extension(getattr(case, k)) for k in extensions if getattr(case, k) is not None}
+        result = _call(cls, method, getattr(impl, method), *[_pack(s, passed) for s in takes], **kw)
+        for name, value in _unpack(cls, method, returns, result).items():
+            _check_array(cls, f"{method} {name}", value, shapes[name], dtype)
+            results[name] = np.array(value)
+        for name, value in passed.items():
+            _check_unmodified(cls, method, name, value, arrays[name])
+    return {**results, **_check_grads(cls, impl, param_shapes, dtype)}
+
+
+def _extension(value):
+    return np.asarray(value) if isinstance(value, tuple) else value
+
+
+def _pack(structure, values: dict):
+    """The argument for one structure: an array, or a tuple of them (None when all are None)."""
+    if isinstance(structure, str):
+        return values[structure]
+    parts = tuple(_pack(s, values) for s in structure)
+    return None if all(p is None for p in parts) else parts
+
+
+def _unpack(cls, method: str, structure, value, top: bool = True) -> dict:
+    """Name the parts of what ``method`` returned, checking it has the contract's structure."""
+    if isinstance(structure, str):
+        return {structure: value}
+    if not isinstance(value, tuple) or len(value) != len(structure):
         raise ContractViolation(
-            f"{impl_name(cls)}.forward must return a tuple (output, h_n), got {_what(result)}"
+            f"{impl_name(cls)}.{method} must return {'a tuple ' if top else ''}{describe(structure)}, got {_what(value)}"
         )
-    output, h_n = result
-    _check_array(cls, "forward output", output, config.out_shape(), dtype)
-    _check_array(cls, "forward h_n", h_n, config.state_shape(), dtype)
-    _check_unmodified(cls, "forward", "x", x, arrays["x"])
-    _check_unmodified(cls, "forward", "h0", h0, arrays["h0"])
-
-    d_out, d_hn = arrays["d_output"].copy(), arrays["d_h_n"].copy()
-    bwd_kw = {} if truncate is None else {"truncate": truncate}
-    result = _call(cls, "backward", impl.backward, d_out, d_hn, **bwd_kw)
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise ContractViolation(f"{impl_name(cls)}.backward must return a tuple (dx, dh0), got {_what(result)}")
-    dx, dh0 = result
-    _check_array(cls, "backward dx", dx, config.x_shape(), dtype)
-    _check_array(cls, "backward dh0", dh0, config.state_shape(), dtype)
-    _check_unmodified(cls, "backward", "d_output", d_out, arrays["d_output"])
-    _check_unmodified(cls, "backward", "d_h_n", d_hn, arrays["d_h_n"])
-    grads = _check_grads(cls, impl, config.param_shapes(), dtype)
-    return RNNOutputs(np.array(output), np.array(h_n), np.array(dx), np.array(dh0), grads)
-
-
-def run_cell(cls, config, arrays: dict) -> CellOutputs:
-    impl = construct(cls, config.module_kwargs())
-    shapes = config.param_shapes()
-    inject_params(impl, cls, arrays["params"], shapes)
-    dtype = arrays["x"].dtype
-    B, H, I = config.batch, config.hidden_size, config.input_size
-    x, h = arrays["x"].copy(), None if arrays["h"] is None else arrays["h"].copy()
-    h_next = _call(cls, "forward", impl.forward, x, h)
-    _check_array(cls, "forward h_next", h_next, (B, H), dtype)
-    _check_unmodified(cls, "forward", "x", x, arrays["x"])
-    _check_unmodified(cls, "forward", "h", h, arrays["h"])
-    d = arrays["d_h_next"].copy()
-    result = _call(cls, "backward", impl.backward, d)
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise ContractViolation(f"{impl_name(cls)}.backward must return a tuple (dx, dh), got {_what(result)}")
-    dx, dh = result
-    _check_array(cls, "backward dx", dx, (B, I), dtype)
-    _check_array(cls, "backward dh", dh, (B, H), dtype)
-    _check_unmodified(cls, "backward", "d_h_next", d, arrays["d_h_next"])
-    grads = _check_grads(cls, impl, shapes, dtype)
-    return CellOutputs(np.array(h_next), np.array(dx), np.array(dh), grads)
+    out = {}
+    for s, v in zip(structure, value):
+        out.update(_unpack(cls, method, s, v, top=False))
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -170,7 +153,7 @@ def _check_grads(cls, impl, shapes: dict, dtype) -> dict:
     _check_keys(cls, ".grads (after backward)", grads, shapes)
     for name, shape in shapes.items():
         _check_array(cls, f".grads[{name!r}]", grads[name], shape, dtype)
-    return {name: np.array(grads[name]) for name in shapes}
+    return {f"grad {name}": np.array(grads[name]) for name in shapes}
 
 
 def _check_keys(cls, what: str, d: dict, shapes: dict) -> None:

@@ -1,6 +1,6 @@
 """``make bench``: scratch.RNN vs torch.nn.RNN, forward + backward, on the CPU, same process.
 
-    python -m parity_tests.bench [--out bench/results.json] [--quick] [--threads N]
+    python -m parity_tests.tools.bench [--out bench/results.json] [--quick] [--threads N]
 
 For each configuration and dtype both sides run a full forward + backward (gradients for
 the input, h0 and every parameter, upstream gradients on output and h_n), interleaved one
@@ -30,6 +30,8 @@ import numpy as np
 import torch
 
 from scratch import RNN
+
+from ..core.threads import pin_threads
 
 CONFIGS = [
     # name, T, B, I, H, num_layers, bidirectional, target ratio (issue 5)
@@ -126,11 +128,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="bench/results.json")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
     parser.add_argument("--only", help="run only this configuration")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads, both sides (default 1)")
     args = parser.parse_args(argv)
+    pin_threads(args.threads, override=True)
     machine = dict(
         python=platform.python_version(), numpy=np.__version__, torch=torch.__version__,
         cpu=_cpu_name(), cores=os.cpu_count(), torch_threads=torch.get_num_threads(),
-        blas_threads=os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+        blas_threads=args.threads,
     )
     print(f"machine: {machine}")
     header = (f"{'config':<11} {'dtype':<8} {'T':>5} {'B':>3} {'I':>3} {'H':>4} {'L':>2} {'D':>2} "

@@ -1,17 +1,20 @@
-"""A second torch reference: the RNN written as an explicit loop of torch ops, float64.
+"""The Elman family's reference beyond ``torch.nn.RNN``: one step function, an explicit loop of
+it, the running error bound, and torch's own variable-length and truncated runs.
 
-``torch.nn.RNN`` only shows its inputs, output and h_n. This loop shows every intermediate:
-per (layer, direction) the layer input, the pre-activations a_t, the hidden states h_t,
-and, through autograd, da_t = dL/da_t for the same upstream gradients. The harness uses
-them for
+``torch.nn.RNN`` only shows its inputs, output and h_n. ``rnn_loop_vjp`` runs ``step`` (the
+family's equation, in torch ops, float64) over layers, directions and time, and shows every
+intermediate: per (layer, direction) the layer input, the pre-activations a_t, the hidden
+states h_t, and, through autograd, da_t = dL/da_t for the same upstream gradients. The
+harness uses them for
 
-* a running error bound for every result (``magnitudes``), which sets the tolerance
-  scale where cancellation makes a result much smaller than its terms;
+* the running error bound of every result (``bounds``), which the one tolerance rule
+  (``parity_tests/core/tolerance.py``) uses as its scale where cancellation makes a result
+  much smaller than its terms;
 * saying where in time two implementations part (diagnosis).
 
 It is cross-checked against ``torch.nn.RNN`` in the meta tests, so it cannot drift.
 ``nonlinearity`` may also be ``"identity"`` (a linear recurrence, which torch.nn.RNN
-does not offer).
+does not offer). The RNNCell is the one-step, one-layer case of the same functions.
 """
 
 from __future__ import annotations
@@ -21,9 +24,22 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from parity_tests.core.tolerance import dphi_bound, phi_bound
+
+from .torch_ref import as_tensor
+
 DTYPE = torch.float64
 
 _PHI = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda a: a}
+
+
+def step(x_t, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+    """One Elman step in torch ops: returns (a, h') with a = x_t W_ih^T + h W_hh^T (+ b_ih + b_hh),
+    h' = phi(a). x_t (B, I), h (B, H), W_ih (H, I), W_hh (H, H), biases (H,)."""
+    a = x_t @ w_ih.T + h @ w_hh.T
+    if b_ih is not None:
+        a = a + b_ih + b_hh
+    return a, _PHI[nonlinearity](a)
 
 
 @dataclass
@@ -57,7 +73,7 @@ def rnn_loop_vjp(rnn_kwargs: dict, params: dict, x, h0, d_output, d_h_n, truncat
     L = rnn_kwargs.get("num_layers", 1)
     D = 2 if rnn_kwargs.get("bidirectional") else 1
     H = rnn_kwargs["hidden_size"]
-    phi = _PHI[rnn_kwargs.get("nonlinearity", "tanh")]
+    nonlinearity = rnn_kwargs.get("nonlinearity", "tanh")
     bias = rnn_kwargs.get("bias", True)
     P = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for k, v in params.items()}
     xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
@@ -77,12 +93,11 @@ def rnn_loop_vjp(rnn_kwargs: dict, params: dict, x, h0, d_output, d_h_n, truncat
             for s, t in enumerate(range(T - 1, -1, -1) if d else range(T)):
                 if truncate and s and s % truncate == 0:
                     h = h.detach()
-                a = layer_in[t] @ w_ih.T + h @ w_hh.T
-                if bias:
-                    a = a + P[f"bias_ih_l{layer}{sfx}"] + P[f"bias_hh_l{layer}{sfx}"]
+                b = (P[f"bias_ih_l{layer}{sfx}"], P[f"bias_hh_l{layer}{sfx}"]) if bias else (None, None)
+                hp[t] = h
+                a, h = step(layer_in[t], h, w_ih, w_hh, *b, nonlinearity)
                 a.retain_grad()
-                hp[t], aa[t] = h, a
-                h = phi(a)
+                aa[t] = a
                 h.retain_grad()
                 hh[t] = h
             steps[(layer, d)] = (layer_in, hp, aa, hh)
@@ -95,7 +110,7 @@ def rnn_loop_vjp(rnn_kwargs: dict, params: dict, x, h0, d_output, d_h_n, truncat
     inputs = [xt, h0t, *[P[n] for n in names]]
     torch.autograd.backward(
         (output, h_n),
-        grad_tensors=(torch.tensor(np.asarray(d_output, dtype=np.float64)), torch.tensor(np.asarray(d_h_n, dtype=np.float64))),
+        grad_tensors=(as_tensor(d_output), as_tensor(d_h_n)),
         inputs=inputs + [t for (_, _, aa, hh) in steps.values() for t in aa + hh],
     )
     traces = {}
@@ -122,38 +137,29 @@ def _grad(t: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(t).detach() if t.grad is None else t.grad.detach()
 
 
-def magnitudes(
-    rnn_kwargs: dict, params: dict, loop: LoopResult, x, h0, d_output, d_h_n, batch_first: bool = False, truncate=None
+def loop_bounds(
+    rnn_kwargs: dict, params: dict, loop: LoopResult, x, h0, d_output, d_h_n, truncate=None
 ) -> dict:
-    """A first-order running error bound for every compared tensor (Wilkinson's running
-    error analysis): the whole forward and backward computation evaluated on magnitudes.
-
-    A computed sum of products sum_i p_i q_i errs by at most gamma_n * sum_i |p_i||q_i|
-    (Higham, Accuracy and Stability, 3.1), and when p and q are themselves computed their
-    own errors (bounded the same way, M_p and M_q) enter as M_p |q| + |p| M_q. Carrying
-    M along the graph gives, to first order, |computed - exact| <= c * eps * M with c a
-    small multiple of the longest chain of operations. M >= |value| everywhere, and M is
-    much larger than |value| exactly where terms cancel, which is where a tolerance
-    relative to |value| would raise false alarms. With inputs exact (M = |input|):
+    """The running error bound M of every compared tensor (``parity_tests/core/tolerance.py``
+    states the rule and its per-operation pieces): the whole forward and backward
+    computation evaluated on magnitudes, at the reference's own states ``loop``.
 
       forward   M_a = |W_ih| M_x + |W_hh| M_hprev + |b_ih| + |b_hh|
-                M_h = |phi'(a)| M_a + |h|                  (|h|: rounding of phi itself)
+                M_h = |phi'(a)| M_a + [phi rounds] |h|
       backward  M_dh = |d_output_t| (or M_dx of the layer above) + M_da(t+1) |W_hh|,
                        starting from |d_h_n|
-                M_da = M_dh |phi'(a)| + |dh| * 2|h| M_h    (tanh' = 1 - h^2 is computed
-                       from a computed h; for relu phi' is exact)
+                M_da = M_dh |phi'(a)| + |dh| M(phi'(a))
                 M_dx = sum_directions M_da |W_ih|,  M_dh0 = M_da(first step) |W_hh|
                 M_gW_ih = sum_t M_da^T M_x,  M_gW_hh = sum_t M_da^T M_hprev,  M_gb = sum_t M_da
 
-    Inputs are batched; x, d_output TIME-MAJOR; ``batch_first`` only transposes the
-    returned output/dx magnitudes back. Keys are the harness's tensor names.
+    Everything TIME-MAJOR and batched: x (T, B, I), d_output (T, B, D*H). Keys are the
+    harness's tensor names (output and dx time-major).
     """
     L = rnn_kwargs.get("num_layers", 1)
     D = 2 if rnn_kwargs.get("bidirectional") else 1
     H = rnn_kwargs["hidden_size"]
     bias = rnn_kwargs.get("bias", True)
     nonlinearity = rnn_kwargs.get("nonlinearity", "tanh")
-    tanh = nonlinearity == "tanh"
     x = np.abs(np.asarray(x, dtype=np.float64))
     T, B, _ = x.shape
     h0 = np.zeros((L * D, B, H)) if h0 is None else np.abs(np.asarray(h0, dtype=np.float64))
@@ -162,7 +168,7 @@ def magnitudes(
     def dphi(tr):  # |phi'(a)| at the reference point
         if nonlinearity == "identity":
             return np.ones_like(tr.h)
-        return 1 - tr.h**2 if tanh else (tr.a > 0).astype(np.float64)
+        return 1 - tr.h**2 if nonlinearity == "tanh" else (tr.a > 0).astype(np.float64)
 
     # -- forward: M_x of each layer, M_hprev and M_h of each (layer, direction) ----------
     Mx, Mhp, Mh, Mhn = [x], {}, {}, np.empty((L * D, B, H))
@@ -172,12 +178,13 @@ def magnitudes(
             sfx, tr = ("_reverse" if d else ""), loop.traces[(layer, d)]
             w_ih, w_hh = P[f"weight_ih_l{layer}{sfx}"], P[f"weight_hh_l{layer}{sfx}"]
             b = P[f"bias_ih_l{layer}{sfx}"] + P[f"bias_hh_l{layer}{sfx}"] if bias else 0.0
+            g = dphi(tr)
             hp, h = np.empty((T, B, H)), np.empty((T, B, H))
             prev = h0[layer * D + d]
             for t in (range(T - 1, -1, -1) if d else range(T)):
                 hp[t] = prev
                 ma = Mx[layer][t] @ w_ih.T + prev @ w_hh.T + b
-                h[t] = prev = dphi(tr)[t] * ma + np.abs(tr.h[t])
+                h[t] = prev = phi_bound(nonlinearity, g[t], tr.h[t], ma)
             Mhp[(layer, d)], Mh[(layer, d)], Mhn[layer * D + d] = hp, h, prev
             outs.append(h)
         Mx.append(np.concatenate(outs, axis=-1))
@@ -191,13 +198,13 @@ def magnitudes(
         for d in range(D):
             sfx, tr = ("_reverse" if d else ""), loop.traces[(layer, d)]
             w_ih, w_hh = P[f"weight_ih_l{layer}{sfx}"], P[f"weight_hh_l{layer}{sfx}"]
-            g, mh = dphi(tr), Mh[(layer, d)]
-            dphi_err = 2 * np.abs(tr.h) * mh if tanh else 0.0
+            g = dphi(tr)
+            dphi_err = dphi_bound(nonlinearity, tr.h, Mh[(layer, d)]) * np.ones_like(g)
             Mda = np.empty((T, B, H))
             carry = np.abs(np.asarray(d_h_n, dtype=np.float64))[layer * D + d]
             for t in (range(T) if d else range(T - 1, -1, -1)):  # reverse processing order
                 mdh = Mdy[t, :, d * H:(d + 1) * H] + carry
-                Mda[t] = mdh * g[t] + (np.abs(tr.dh[t]) * dphi_err[t] if tanh else 0.0)
+                Mda[t] = mdh * g[t] + np.abs(tr.dh[t]) * dphi_err[t]
                 carry = Mda[t] @ w_hh
                 s = T - 1 - t if d else t  # processing step
                 if truncate and s > 0 and s % truncate == 0:
@@ -210,6 +217,66 @@ def magnitudes(
             if bias:
                 mags[f"grad bias_ih_l{layer}{sfx}"] = mags[f"grad bias_hh_l{layer}{sfx}"] = A.sum(axis=0)
         Mdy = Mdx
-    bf = (lambda a: a.swapaxes(0, 1)) if batch_first else (lambda a: a)
-    mags.update(output=bf(Mx[L]), h_n=Mhn, dx=bf(Mdy), dh0=Mdh0)
+    mags.update(output=Mx[L], h_n=Mhn, dx=Mdy, dh0=Mdh0)
     return mags
+
+
+def rnn_bounds(rnn_kwargs: dict, params: dict, x, h0, d_output, d_h_n, lengths=None, truncate=None) -> dict:
+    """Running error bounds of every RNN tensor, TIME-MAJOR arrays in and out.
+
+    With variable ``lengths`` each sequence is bounded on its own (its valid steps only,
+    exactly the computation the packed path does for it) and the bounds are put back in
+    place: parameter gradients are sums over the batch, so their bounds add.
+    """
+    if lengths is None:
+        loop = rnn_loop_vjp(rnn_kwargs, params, x, h0, d_output, d_h_n, truncate=truncate)
+        return loop_bounds(rnn_kwargs, params, loop, x, h0, d_output, d_h_n, truncate=truncate)
+    total: dict = {"output": np.zeros(np.shape(d_output)), "dx": np.zeros(np.shape(x)),
+                   "h_n": np.zeros(np.shape(d_h_n)), "dh0": np.zeros(np.shape(d_h_n))}
+    for b, n in enumerate(lengths):
+        sl = (slice(0, n), slice(b, b + 1))
+        h0_b = None if h0 is None else h0[:, b : b + 1]
+        loop = rnn_loop_vjp(rnn_kwargs, params, x[sl], h0_b, d_output[sl], d_h_n[:, b : b + 1])
+        m = loop_bounds(rnn_kwargs, params, loop, x[sl], h0_b, d_output[sl], d_h_n[:, b : b + 1])
+        for name in ("output", "dx"):
+            total[name][:n, b] = m[name][:, 0]
+        for name in ("h_n", "dh0"):
+            total[name][:, b] = m[name][:, 0]
+        for name, v in m.items():
+            if name.startswith("grad "):
+                total[name] = total.get(name, 0) + v
+    return total
+
+
+def torch_rnn_call(lengths=None, truncate=None, batch_first=False):
+    """How ``torch.nn.RNN`` is run for scratch's extensions (``vjp``'s ``call``).
+
+    ``lengths`` (B,): torch's own variable-length path, pack_padded_sequence(...,
+    enforce_sorted=False) -> RNN -> pad_packed_sequence(total_length=T), batch order kept.
+    ``truncate=k``: truncated BPTT the torch way: the module runs k steps at a time and the
+    hidden state is detached between chunks (unidirectional only).
+    """
+    if lengths is None and truncate is None:
+        return None
+
+    def call(module, x, h0):
+        if lengths is not None:
+            from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+            T = x.shape[1 if batch_first else 0]
+            packed = pack_padded_sequence(x, torch.as_tensor(np.asarray(lengths), dtype=torch.int64),
+                                          batch_first=batch_first, enforce_sorted=False)
+            out_packed, h_n = module(packed, h0)
+            return pad_packed_sequence(out_packed, batch_first=batch_first, total_length=T)[0], h_n
+        if module.bidirectional:
+            raise ValueError("truncated BPTT reference is for unidirectional RNNs")
+        axis = 1 if batch_first else 0
+        chunks, h = [], h0
+        for start in range(0, x.shape[axis], truncate):
+            if start:
+                h = h.detach()  # gradient stops here: truncated BPTT
+            out_c, h = module(x.narrow(axis, start, min(truncate, x.shape[axis] - start)), h)
+            chunks.append(out_c)
+        return torch.cat(chunks, dim=axis), h
+
+    return call

@@ -15,27 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
-from reference import torch_rnn_vjp
-
-from .contract import impl_name, run_rnn
-from .harness import rnn_comparisons
+from ..core.contract import impl_name
+from ..core.runs import run_both
 
 
-def plot_parity(cls, case, path, title_extra: str = ""):
+def plot_parity(cls, case, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    cfg, a = case.config, case.materialize()
-    comparisons = rnn_comparisons(cls, case)
-    mine = run_rnn(cls, cfg, a, case.lengths, case.truncate)
-    ref = torch_rnn_vjp(cfg.module_kwargs(), a["params"], a["x"], a["h0"], a["d_output"], a["d_h_n"],
-                        lengths=case.lengths, truncate=case.truncate)
+    cfg = case.config
+    run = run_both(cls, case)
+    comparisons, mine, ref = run.comparisons, run.mine, run.ref
     tm = (lambda z: np.swapaxes(z, 0, 1)) if cfg.batch_first else (lambda z: z)
-    out_m, out_r = tm(mine.output).astype(np.float64), tm(ref.output)
-    dx_m, dx_r = tm(mine.dx).astype(np.float64), tm(ref.dx)
+    out_m, out_r = tm(mine["output"]).astype(np.float64), tm(ref["output"])
+    dx_m, dx_r = tm(mine["dx"]).astype(np.float64), tm(ref["dx"])
     err_out = np.abs(out_m - out_r).max(axis=1)  # (T, D*H)
     err_dx = np.abs(dx_m - dx_r).max(axis=1)  # (T, I)
     floor = 1e-18
@@ -78,8 +74,8 @@ def plot_parity(cls, case, path, title_extra: str = ""):
 
     failed = [c.tensor for c in comparisons if not c.passed]
     fig.suptitle(f"{impl_name(cls)} vs torch.nn.RNN: {cfg.short()}\n"
-                 f"{'differs: ' + ', '.join(failed[:4]) + (' ...' if len(failed) > 4 else '') if failed else 'every tensor within tolerance'}"
-                 f"{title_extra}", fontsize=9)
+                 f"{'differs: ' + ', '.join(failed[:4]) + (' ...' if len(failed) > 4 else '') if failed else 'every tensor within tolerance'}",
+                 fontsize=9)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

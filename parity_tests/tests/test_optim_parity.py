@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from hypothesis import example, given
 
-from parity_tests.compare import compare, rtol_for
-from parity_tests.strategies import optimizer_cases
+from parity_tests.core.compare import compare
+from parity_tests.families.sequence_model import optimizer_cases
 from scratch import optim
 
 SHAPES = {"weight": (3, 2), "bias": (3,)}
@@ -38,7 +38,7 @@ def run_both(name, hyper, steps, seed, dtype=np.float64):
             ref = t.detach().numpy()
             bound[k] = bound[k] + np.abs(ref - before[k])
             assert mine[k].dtype == dtype
-            c = compare(k, mine[k], ref, rtol=rtol_for(dtype), magnitude=bound[k])
+            c = compare(k, mine[k], ref, dtype=dtype, bound=bound[k])
             assert c.passed, (
                 f"{name}({hyper}) step {k_step}: {k} differs from torch.optim by {c.max_abs:.3g} "
                 f"(normwise {c.normwise:.3g}, allowed {c.rtol:.3g}) at {c.abs_index}"

@@ -9,9 +9,7 @@ custom sum-of-squares losses) so the reference itself cannot be wrong unnoticed.
 
 from hypothesis import example, given
 
-from parity_tests.cases import ModelCase, ModelConfig
-from parity_tests.harness import assert_model_parity
-from parity_tests.strategies import model_cases
+from parity_tests.families.sequence_model import ModelCase, ModelConfig, assert_model_parity, model_cases
 from reference.finite_diff import directional_check
 from reference.torch_models import model_loss_and_grads
 

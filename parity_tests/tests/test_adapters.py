@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from parity_tests.adapters import adapt, rows_to_torch
-from parity_tests.cases import row_by_name
-from parity_tests.harness import ParityMismatch
+from parity_tests.core.cases import Case
+from parity_tests.core.compare import compare
+from parity_tests.core.messages import ParityMismatch
+from parity_tests.core.runs import run_both
+from parity_tests.families import row_by_name
+from parity_tests.families.conventions import adapt, rows_to_torch
+from parity_tests.families.rnn import RNNConfig
 from parity_tests.learners.column_rnn import ColumnRNN, ColumnRNNSwapped
 from parity_tests.learners.rows_rnn import RowsRNN, RowsRNN003
-from parity_tests.properties import run_rnn_property
+from parity_tests.properties import run_property
 from scratch import RNN
 
 SUPPORTED_ROWS = ["tanh_basic", "square_I_eq_H", "no_bias", "h0_none", "batch_first", "float32", "anything"]
@@ -23,13 +27,13 @@ SUPPORTED_ROWS = ["tanh_basic", "square_I_eq_H", "no_bias", "h0_none", "batch_fi
 @pytest.mark.parametrize("row", SUPPORTED_ROWS)
 @pytest.mark.parametrize("learner, convention", [(ColumnRNN, "column"), (RowsRNN, "rows")], ids=["column", "rows"])
 def test_correct_learner_is_accepted(learner, convention, row):
-    ran, _ = run_rnn_property(adapt(learner, convention), row_by_name(row))
+    ran, _ = run_property(adapt(learner, convention), row_by_name(row))
     assert ran > 0
 
 
 @pytest.mark.parametrize("learner, convention", [(ColumnRNN, "column"), (RowsRNN, "rows")], ids=["column", "rows"])
 def test_unsupported_configurations_are_declined_not_failed(learner, convention):
-    ran, declined = run_rnn_property(adapt(learner, convention), row_by_name("bidirectional"))
+    ran, declined = run_property(adapt(learner, convention), row_by_name("bidirectional"))
     assert ran == 0 and declined and "single-layer, unidirectional tanh RNN" in declined[0]
 
 
@@ -43,17 +47,20 @@ def test_unsupported_configurations_are_declined_not_failed(learner, convention)
 )
 def test_the_seeds_own_bug_is_rejected(learner, convention, row, blamed):
     with pytest.raises(ParityMismatch) as info:
-        run_rnn_property(adapt(learner, convention), row_by_name(row))
+        run_property(adapt(learner, convention), row_by_name(row))
     assert blamed in info.value.failed
     assert f"--convention {convention}" in str(info.value)  # the reproduce line works as printed
 
 
-def test_single_bias_gradient_is_reported_for_both_torch_biases():
-    impl = adapt(RowsRNN, "rows")(2, 3, batch_first=True)
-    rng = np.random.default_rng(0)
-    out, h_n = impl.forward(rng.standard_normal((4, 5, 2)))
-    impl.backward(rng.standard_normal(out.shape), rng.standard_normal(h_n.shape))
-    np.testing.assert_array_equal(impl.grads["bias_ih_l0"], impl.grads["bias_hh_l0"])
+@pytest.mark.parametrize("learner, convention", [(ColumnRNN, "column"), (RowsRNN, "rows")], ids=["column", "rows"])
+def test_single_bias_gradient_is_torchs_gradient_of_both_biases(learner, convention):
+    """The learner has one bias b = b_ih + b_hh; the adapter must report its gradient as
+    torch's gradient of each of the two (checked against torch, not against each other)."""
+    case = Case(RNNConfig(2, 3, batch_first=True, seq_len=5, batch=4), seed=12)
+    run = run_both(adapt(learner, convention), case)
+    for name in ("grad bias_ih_l0", "grad bias_hh_l0"):
+        c = compare(name, run.mine[name], run.ref[name], dtype=np.float64, bound=run.bounds[name])
+        assert c.passed, f"{name}: normwise {c.normwise:.3g}"
 
 
 def test_seed003_worked_example_golden():

@@ -1,6 +1,6 @@
 """``make train-demo``: the seeds' two training tasks, scratch and torch side by side.
 
-    python -m parity_tests.train_demo [--out report/train_demo.png] [--sine-epochs 100]
+    python -m parity_tests.tools.train_demo [--out report/train_demo.png] [--sine-epochs 100]
 
 Prints, per run, the greatest per-step divergence of the parameters (and its bound), the
 final losses, and the counting task's final weights next to the post's; writes a PNG with
@@ -11,12 +11,12 @@ Exits 1 if any run leaves its bound.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from ..core.threads import pin_threads
+
+pin_threads()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="report/train_demo.png")
     parser.add_argument("--sine-epochs", type=int, default=100)
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    pin_threads()
 
     runs = {
         "sine": train_side_by_side(sine_task(epochs=args.sine_epochs)),

@@ -19,24 +19,25 @@ from dataclasses import replace
 import numpy as np
 from hypothesis import example, given
 
-from parity_tests.cases import RNNCase, RNNConfig
-from parity_tests.compare import compare, rtol_for
-from parity_tests.harness import rnn_magnitudes
-from parity_tests.strategies import rnn_cases
+from parity_tests.core.cases import Case
+from parity_tests.core.compare import compare
+from parity_tests.core.strategies import cases
+from parity_tests.families.rnn import RNN as RNN_FAMILY
+from parity_tests.families.rnn import RNNConfig, bounds
 from scratch import RNN, RNNCell
 
 
 def assert_same(name, actual, expected, mags):
-    """``mags``: the running error bounds of the case (``rnn_magnitudes``), indexed alike."""
+    """``mags``: the running error bounds of the case (the RNN family's ``bounds``), indexed alike."""
     __tracebackhide__ = True
-    c = compare(name, actual, expected, rtol=rtol_for(expected.dtype), magnitude=mags[name])
+    c = compare(name, actual, expected, dtype=expected.dtype, bound=mags[name])
     assert c.passed, (
         f"{name}: normwise difference {c.normwise:.3g} > {c.rtol:.3g} "
         f"(greatest {c.max_abs:.3g} at index {c.abs_index})"
     )
 
 
-def _scratch_rnn(case: RNNCase, **overrides):
+def _scratch_rnn(case: Case, **overrides):
     cfg = replace(case.config, **overrides)
     arrays = case.materialize()
     rnn = RNN(**cfg.module_kwargs())
@@ -44,12 +45,12 @@ def _scratch_rnn(case: RNNCase, **overrides):
     return rnn, arrays
 
 
-def _mags(case: RNNCase, arrays) -> dict:
-    return rnn_magnitudes(case.config, arrays)
+def _mags(case: Case, arrays) -> dict:
+    return bounds(case, arrays)
 
 
-@given(case=rnn_cases(num_layers=1, bidirectional=False, batch_first=False))
-@example(case=RNNCase(RNNConfig(2, 2, seq_len=1, batch=1), seed=5))
+@given(case=cases(RNN_FAMILY, num_layers=1, bidirectional=False, batch_first=False))
+@example(case=Case(RNNConfig(2, 2, seq_len=1, batch=1), seed=5))
 def test_rnn_equals_unrolled_cells(case):
     rnn, a = _scratch_rnn(case)
     out, h_n = rnn.forward(a["x"], a["h0"])
@@ -84,9 +85,8 @@ def test_rnn_equals_unrolled_cells(case):
         assert_same(f"grad {k}_l0", rnn.grads[f"{k}_l0"], g, m)
 
 
-@given(case=rnn_cases(max_batch=1))
+@given(case=cases(RNN_FAMILY, max_batch=1))
 def test_batch_of_one_equals_unbatched(case):
-    assert case.config.batch == 1
     rnn, a = _scratch_rnn(case)
     out, h_n = rnn.forward(a["x"], a["h0"])
     dx, dh0 = rnn.backward(a["d_output"], a["d_h_n"])
@@ -107,7 +107,7 @@ def test_batch_of_one_equals_unbatched(case):
         assert_same(f"grad {k}", rnn.grads[k], grads[k], m)
 
 
-@given(case=rnn_cases(batch_first=False))
+@given(case=cases(RNN_FAMILY, batch_first=False))
 def test_batch_first_is_a_transpose(case):
     tm, a = _scratch_rnn(case)
     bf, _ = _scratch_rnn(case, batch_first=True)
@@ -125,7 +125,7 @@ def test_batch_first_is_a_transpose(case):
         assert_same(f"grad {k}", bf.grads[k], tm.grads[k], m)
 
 
-@given(case=rnn_cases(num_layers=2))
+@given(case=cases(RNN_FAMILY, num_layers=2))
 def test_two_layers_equal_two_stacked_single_layers(case):
     cfg = case.config
     D = cfg.num_directions

@@ -14,22 +14,24 @@ from dataclasses import replace
 import numpy as np
 from hypothesis import example, given
 
-from parity_tests.cases import RNNCase, RNNConfig
-from parity_tests.harness import assert_rnn_parity
-from parity_tests.strategies import rnn_cases_truncated, rnn_cases_with_lengths
+from parity_tests.core.cases import Case
+from parity_tests.core.strategies import cases_truncated, cases_with_lengths
+from parity_tests.families.rnn import RNN as RNN_FAMILY
+from parity_tests.families.rnn import RNNConfig
+from parity_tests.properties import assert_parity
 from scratch import RNN
 
 _BIDIR = RNNConfig(3, 4, num_layers=2, bidirectional=True, seq_len=5, batch=4)
 
 
-@given(case=rnn_cases_with_lengths())
-@example(case=RNNCase(_BIDIR, seed=7, lengths=(2, 5, 1, 3)))  # unsorted, with a length-1 sequence
-@example(case=RNNCase(replace(_BIDIR, batch_first=True), seed=8, lengths=(5, 5, 5, 5)))  # all full
+@given(case=cases_with_lengths(RNN_FAMILY))
+@example(case=Case(_BIDIR, seed=7, lengths=(2, 5, 1, 3)))  # unsorted, with a length-1 sequence
+@example(case=Case(replace(_BIDIR, batch_first=True), seed=8, lengths=(5, 5, 5, 5)))  # all full
 def test_variable_lengths_match_packed_sequences(case):
-    assert_rnn_parity(RNN, case)
+    assert_parity(RNN, case)
 
 
-@given(case=rnn_cases_with_lengths(dtype="float64"))
+@given(case=cases_with_lengths(RNN_FAMILY, dtype="float64"))
 def test_padded_positions_are_zero(case):
     c, a = case.config, case.materialize()
     rnn = RNN(**c.module_kwargs())
@@ -43,15 +45,15 @@ def test_padded_positions_are_zero(case):
     assert np.all(out[padded] == 0) and np.all(dx[padded] == 0)
 
 
-@given(case=rnn_cases_truncated())
-@example(case=RNNCase(RNNConfig(2, 3, num_layers=2, seq_len=7, batch=2), seed=9, truncate=3))
-@example(case=RNNCase(RNNConfig(2, 3, seq_len=4, batch=1), seed=10, truncate=1))  # every step cut
+@given(case=cases_truncated(RNN_FAMILY))
+@example(case=Case(RNNConfig(2, 3, num_layers=2, seq_len=7, batch=2), seed=9, truncate=3))
+@example(case=Case(RNNConfig(2, 3, seq_len=4, batch=1), seed=10, truncate=1))  # every step cut
 def test_truncated_bptt_matches_torch_with_detached_state(case):
-    assert_rnn_parity(RNN, case)
+    assert_parity(RNN, case)
 
 
 def test_truncate_at_least_T_is_full_bptt():
-    case = RNNCase(RNNConfig(2, 3, num_layers=2, seq_len=5, batch=2), seed=11)
-    full = assert_rnn_parity(RNN, case)
-    cut = assert_rnn_parity(RNN, replace(case, truncate=5))
+    case = Case(RNNConfig(2, 3, num_layers=2, seq_len=5, batch=2), seed=11)
+    full = assert_parity(RNN, case)
+    cut = assert_parity(RNN, replace(case, truncate=5))
     assert [c.max_abs for c in full] == [c.max_abs for c in cut]

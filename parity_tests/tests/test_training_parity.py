@@ -9,7 +9,7 @@ never on the run under test). A gradient bug must break that bound.
 import numpy as np
 import pytest
 
-from parity_tests.training import counting_task, sine_task, train_side_by_side
+from parity_tests.tools.training import counting_task, sine_task, train_side_by_side
 from scratch.model import SequenceModel
 
 TASKS = [
@@ -59,7 +59,7 @@ def test_a_gradient_bug_breaks_the_trajectory_bound():
 
 
 def test_train_demo_writes_the_png(tmp_path, capsys):
-    from parity_tests.train_demo import main
+    from parity_tests.tools.train_demo import main
 
     out = tmp_path / "demo.png"
     assert main(["--out", str(out), "--sine-epochs", "2"]) == 0

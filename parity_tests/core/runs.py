@@ -1,0 +1,73 @@
+"""Both sides run on one case, and their flat dicts are compared in causal order.
+
+    output -> h_n -> dx -> dh0 -> grad <every parameter, torch's order>      (the RNN)
+
+``reference`` is torch's answer for any family (its module, called with the contract's
+structure, one VJP); ``run_both`` adds the implementation's answer (through the
+contract-checked ``core.contract.run_impl``) and the running error bounds; ``comparisons``
+judges every tensor. A forward mismatch explains any backward one, so the first failing
+tensor in that order is the one a message reports in detail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.torch_ref import build, vjp
+
+from .compare import Comparison, compare_all
+from .contract import run_impl
+from .family import flat
+
+
+def reference(case, arrays: dict) -> dict:
+    """torch's float64 answer for ``case``, as a flat dict in causal order. A state the case
+    leaves out (None) is zeros, which still get a gradient (so dh0 for h0=None is checked)."""
+    fam, config = case.family, case.config
+    module = build(fam.torch_module, arrays["params"], **config.module_kwargs())
+    shapes = fam.shapes(config)
+
+    def arg(structure):
+        if isinstance(structure, str):
+            a = arrays[structure]
+            return np.zeros(shapes[structure]) if a is None else a
+        return tuple(arg(s) for s in structure)
+
+    call = fam.torch_call(case) if fam.torch_call is not None else None
+    outs, in_grads, param_grads = vjp(module, tuple(arg(s) for s in fam.forward_args),
+                                      tuple(arg(s) for s in fam.backward_args), call)
+    ref = dict(zip(flat(fam.forward_returns), outs))
+    ref.update(zip(flat(fam.backward_returns), in_grads))
+    ref.update({f"grad {k}": v for k, v in param_grads.items()})
+    return ref
+
+
+@dataclass
+class Run:
+    """One case run on both sides: the implementation's and torch's flat dicts, the
+    running error bounds, and the comparisons in causal order."""
+
+    case: object
+    arrays: dict
+    mine: dict
+    ref: dict
+    bounds: dict
+    comparisons: list[Comparison]
+
+
+def run_both(cls, case) -> Run:
+    fam = case.family
+    arrays = case.materialize()
+    mine = run_impl(cls, case, arrays)
+    ref = reference(case, arrays)
+    bounds = fam.bounds(case, arrays)
+    locate = lambda tensor, index: fam.locate(case.config, tensor, index)  # noqa: E731
+    comparisons = compare_all(mine, ref, bounds, dtype=arrays["x"].dtype, locate=locate)
+    return Run(case, arrays, mine, ref, bounds, comparisons)
+
+
+def comparisons(cls, case) -> list[Comparison]:
+    """Run ``cls`` and torch on ``case``; one Comparison per tensor, in causal order."""
+    return run_both(cls, case).comparisons

@@ -1,0 +1,57 @@
+"""The generic strategy driver: every knob keyword-only and bounded.
+
+Hypothesis draws the sizes, flags, scales and one RNG seed; the dense arrays are filled by
+``np.random.default_rng(seed)`` in ``Case.materialize`` (hypothesis' ``arrays()`` gives
+near-constant data at these sizes, which hides transposition and indexing bugs).
+
+``cases(family, **knobs)``: the scales are drawn here, for every family alike; every other
+knob goes to the family's own configuration strategy (``family.configs``, e.g.
+``families/rnn.py``), where its bounds are documented. A knob left as ``None`` is drawn; a
+value pins it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import strategies as st
+
+from .cases import MAX_INPUT_SCALE, MAX_WEIGHT_SCALE, MIN_NONZERO_SCALE, Case
+
+
+def scales(max_weight_scale: float = MAX_WEIGHT_SCALE, max_input_scale: float = MAX_INPUT_SCALE) -> dict:
+    """Strategies for a case's seed and scales: 0 exactly, or a normal number of at least
+    MIN_NONZERO_SCALE (core/cases.py says why)."""
+    if not 0 < max_weight_scale <= MAX_WEIGHT_SCALE:
+        raise ValueError(f"max_weight_scale must be in (0, {MAX_WEIGHT_SCALE}], got {max_weight_scale}")
+    if not 0 < max_input_scale <= MAX_INPUT_SCALE:
+        raise ValueError(f"max_input_scale must be in (0, {MAX_INPUT_SCALE}], got {max_input_scale}")
+    return dict(
+        seed=st.integers(0, 2**32 - 1),
+        weight_scale=st.one_of(st.just(0.0), st.floats(MIN_NONZERO_SCALE, max_weight_scale)),
+        input_scale=st.one_of(st.just(0.0), st.floats(MIN_NONZERO_SCALE, max_input_scale)),
+    )
+
+
+def cases(family, *, max_weight_scale: float = MAX_WEIGHT_SCALE, max_input_scale: float = MAX_INPUT_SCALE,
+          **config_knobs):
+    """Cases of ``family``; ``config_knobs`` go to ``family.configs``."""
+    return st.builds(Case, config=family.configs(**config_knobs), **scales(max_weight_scale, max_input_scale))
+
+
+@st.composite
+def cases_with_lengths(draw, family, **knobs):
+    """Cases with one length per batch element, in [1, T], unsorted (torch's
+    enforce_sorted=False path keeps the batch order). For families with ``lengths``."""
+    case = draw(cases(family, **knobs))
+    c = case.config
+    lengths = draw(st.lists(st.integers(1, c.seq_len), min_size=c.batch, max_size=c.batch))
+    return replace(case, lengths=tuple(lengths))
+
+
+@st.composite
+def cases_truncated(draw, family, **knobs):
+    """Unidirectional cases with truncated BPTT every k steps, 1 <= k <= T. For families
+    with ``truncate``."""
+    case = draw(cases(family, bidirectional=False, **knobs))
+    return replace(case, truncate=draw(st.integers(1, case.config.seq_len)))

@@ -1,0 +1,195 @@
+"""Diagnosis of a mismatch: where it goes wrong, and which classic mistake it is.
+
+Three parts, all computed, never guessed from text:
+
+1. Which tensors are right and which are wrong (from the causal-order comparison).
+2. Localization (the family's ``localize`` hook; for the RNN, ``families/rnn_diagnosis.py``):
+   probing the implementation as a black box through the contract.
+3. Named suspects: each classic mistake is *computed*, either by the family's ``mutants``
+   hook (a small NumPy BPTT replaying the reference's correct forward states with that one
+   mistake) or, for any family, by transforming the reference's gradients (transpose,
+   swap, sign, / batch, a bias left at zero). A suspect is printed only if its alternative
+   reproduces every tensor the implementation returned, judged by the one tolerance rule,
+   and differs from the reference somewhere: a printed suspect is a demonstrated
+   explanation; ambiguous data (e.g. all-zero weights) can make several suspects match.
+
+Every call into the implementation goes through ``core.contract.run_impl``, the same
+contract-checked path the suite uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+
+from ..core.compare import compare
+from ..core.contract import run_impl
+from ..core.runs import Run, reference, run_both
+from ..core.family import flat
+
+
+@dataclass
+class Suspect:
+    name: str
+    equation: str
+
+
+@dataclass
+class Diagnosis:
+    ok: list = field(default_factory=list)
+    bad: list = field(default_factory=list)
+    forward: str | None = None
+    backward: str | None = None
+    suspects: list = field(default_factory=list)
+    probe_case: object = None  # the case the localization and suspects were computed on
+    generic: bool = False  # True when that is a generic variant, not the failing case
+
+    def render(self) -> str:
+        lines = ["Diagnosis:"]
+        if self.bad:
+            ok = f"{_join(self.ok)} match{'es' if len(self.ok) == 1 else ''}" if self.ok else "nothing matches"
+            lines.append(f"  {ok}; {_join(self.bad)} differ{'s' if len(self.bad) == 1 else ''}"
+                         + (" (in the example above)" if self.generic else ""))
+        if self.generic:
+            c = self.probe_case
+            size = ", ".join(f"{k}={getattr(c.config, a)}" for k, a in (("T", "seq_len"), ("B", "batch"))
+                             if hasattr(c.config, a))
+            lines.append(f"  below: localized and matched on a generic case of the same configuration ({size}, "
+                         f"seed={c.seed}, weight_scale=1), which fails too; a shrunk example has "
+                         "too little structure to tell mistakes apart")
+        if self.forward:
+            lines.append(f"  forward: {self.forward}")
+        if self.backward:
+            lines.append(f"  backward: {self.backward}")
+        if self.suspects:
+            lines.append("  suspects (each alternative below reproduces the implementation's numbers):")
+            lines += [f"    - {s.name}: {s.equation}" for s in self.suspects]
+        else:
+            lines.append("  suspects: none of the known single mistakes reproduces these numbers "
+                         "(a different mistake, or several at once)")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {"forward": self.forward, "backward": self.backward,
+                "suspects": [{"name": s.name, "why": s.equation} for s in self.suspects]}
+
+
+def join(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
+
+
+_join = join
+
+
+class Probe:
+    """One case run on both sides, and the means to run the implementation again on other
+    arrays (always through the contract)."""
+
+    def __init__(self, cls, run: Run):
+        self.cls, self.run = cls, run
+        self.case, self.config, self.arrays = run.case, run.case.config, run.arrays
+        self.mine, self.ref, self.bounds = run.mine, run.ref, run.bounds
+        self.dtype = run.arrays["x"].dtype
+
+    def impl(self, arrays: dict, case=None) -> dict:
+        """The implementation's flat dict on other arrays (and, if given, another case)."""
+        return run_impl(self.cls, case or self.case, arrays)
+
+    def reference(self, arrays: dict, case=None) -> dict:
+        return reference(case or self.case, arrays)
+
+    def same(self, tensor: str, actual, expected, bound=None) -> bool:
+        """The one tolerance rule, at this probe's precision."""
+        return compare(tensor, actual, expected, dtype=self.dtype, bound=bound).passed
+
+
+# ---------------------------------------------------------------------------------------
+def diagnose(cls, case, comparisons) -> Diagnosis:
+    """Diagnose a failed case. Localization and suspects are computed on a generic variant
+    of the configuration (T >= 4, B >= 3, ordinary random data) when that variant fails
+    too, because a shrunk example (T = 1, zero weights) often cannot tell mistakes apart;
+    otherwise on the failing case itself."""
+    fam = case.family
+    dx = Diagnosis(ok=[c.tensor for c in comparisons if c.passed], bad=[c.tensor for c in comparisons if not c.passed])
+    probe_run = None
+    if case.lengths is None and case.truncate is None:
+        try:
+            r = run_both(cls, _generic_variant(case))
+            if any(not c.passed for c in r.comparisons):
+                probe_run = r
+        except Exception:  # noqa: BLE001 - the generic probe is best effort
+            pass
+    dx.generic = probe_run is not None
+    try:
+        probe_run = probe_run or run_both(cls, case)
+        dx.probe_case = probe_run.case
+        if case.lengths is not None or case.truncate is not None:
+            return dx  # localization and suspects are defined for plain runs
+        probe = Probe(cls, probe_run)
+        if fam.localize is not None:
+            dx.forward, dx.backward = fam.localize(probe)
+        dx.suspects = suspects(probe)
+    except Exception as exc:  # noqa: BLE001 - a diagnosis must never hide the mismatch itself
+        dx.backward = f"(diagnosis unavailable: {type(exc).__name__}: {exc})"
+    return dx
+
+
+def _generic_variant(case):
+    names = {f.name for f in fields(case.config)}
+    changes = {k: max(getattr(case.config, k), v) for k, v in (("seq_len", 4), ("batch", 3)) if k in names}
+    return replace(case, config=replace(case.config, has_h0=True, **changes),
+                   weight_scale=1.0, input_scale=1.0, zero_weights=False, zero_inputs=False)
+
+
+def suspects(probe: Probe) -> list:
+    """Every candidate mistake whose alternative explains the implementation's numbers."""
+    fam, ref = probe.case.family, probe.ref
+    candidates = list(fam.mutants(probe)) if fam.mutants is not None else []
+    candidates = [(s, {**ref, **alt}) for s, alt in candidates]
+    candidates += _transformed(probe)
+    return [s for s, alt in candidates if _explains(probe, alt)]
+
+
+def _transformed(probe: Probe) -> list:
+    """Mistakes any family can make, computed by transforming the reference's gradients."""
+    ref, out = probe.ref, []
+    grads = [k for k in ref if k.startswith("grad ")]
+    for k in grads:
+        g = ref[k]
+        if g.ndim == 2 and g.shape[0] == g.shape[1]:
+            out.append((Suspect(f"transposed gradient ({k})", f"{k[5:]}: dW = sum_t da_t^T x_t is (out, in); "
+                                "the implementation returned its transpose"), {**ref, k: g.T}))
+    for i, k in enumerate(grads):
+        for k2 in grads[i + 1:]:
+            if ref[k].shape == ref[k2].shape and not ("bias" in k and "bias" in k2):
+                out.append((Suspect(f"two gradients swapped ({k} <-> {k2})",
+                                    f"the gradient of {k[5:]} was stored as {k2[5:]} and the other way round"),
+                            {**ref, k: ref[k2], k2: ref[k]}))
+    B = getattr(probe.config, "batch", 1)
+    if B > 1:
+        out.append((Suspect("gradient scaled by the batch size (mean instead of sum)",
+                            "dW = sum over batch and time of da_t^T x_t; the implementation divided by B"),
+                    {**ref, **{k: ref[k] / B for k in grads}}))
+    for k in flat(probe.case.family.backward_returns) + grads:
+        out.append((Suspect(f"sign flip ({k})", f"{k} has the opposite sign (a descent step folded into the gradient?)"),
+                    {**ref, k: -ref[k]}))
+    for k in grads:
+        if "bias" in k:
+            out.append((Suspect(f"a bias missing ({k})", f"a_t = x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh: "
+                                f"{k[5:]} gets sum_t,b da_t too; the implementation left it at zero"),
+                        {**ref, k: np.zeros_like(ref[k])}))
+    return out
+
+
+def _explains(probe: Probe, alt: dict) -> bool:
+    """``alt`` reproduces every tensor of the implementation and differs from the reference
+    somewhere, both judged by the one tolerance rule with the case's running error bounds."""
+    differs = False
+    for k, v in alt.items():
+        bound = probe.bounds.get(k)
+        if not probe.same(k, probe.mine[k], v, bound):
+            return False
+        differs |= not probe.same(k, v, probe.ref[k], bound)
+    return differs
