@@ -1,6 +1,14 @@
-"""rnn-parity's own NumPy RNN: forward and hand-written BPTT. NumPy only (no torch here)."""
+"""rnn-parity's own NumPy recurrent networks: forward and hand-written BPTT. NumPy only (no torch here).
 
-from .functional import RNNSpec, param_shapes
-from .rnn import RNN, RNNCell
+    modules.py     RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell: the validating classes
+    functional.py  the same as pure functions (spec, params, arrays in; arrays out)
+    driver.py      the recurrence shared by every cell: layers, directions, time loop, BPTT
+    elman.py, lstm.py, gru.py   each cell's equations, forward and backward, side by side
+    checks.py      argument checking shared by the classes
+    model.py, optim.py          SequenceModel (RNN + head + loss) and the optimizers
+"""
 
-__all__ = ["RNN", "RNNCell", "RNNSpec", "param_shapes"]
+from .functional import GRUSpec, LSTMSpec, RNNSpec, param_shapes
+from .modules import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+
+__all__ = ["RNN", "RNNCell", "LSTM", "GRU", "LSTMCell", "GRUCell", "RNNSpec", "LSTMSpec", "GRUSpec", "param_shapes"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rnn import RNN
+from .modules import RNN
 
 LOSSES = ("mse", "half_sse", "sse", "cross_entropy")
 HEADS = ("last", "every", None)

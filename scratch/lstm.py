@@ -1,0 +1,219 @@
+"""The LSTM cell (``torch.nn.LSTM`` / ``LSTMCell``): its equations, forward and backward.
+
+Notation (torch's). Per step, x (B, I), h (B, R), c (B, H), with R = P if proj_size = P > 0
+else H; the four gates are stacked in torch's order i, f, g, o along the 4H axis of
+W_ih (4H, I), W_hh (4H, R), b_ih and b_hh (4H,); W_hr (P, H) only when P > 0::
+
+    a   = x W_ih^T + b_ih + h W_hh^T + b_hh           (B, 4H) = [a_i, a_f, a_g, a_o]
+    i   = sigmoid(a_i)    input gate                   (B, H)
+    f   = sigmoid(a_f)    forget gate                  (B, H)
+    g   = tanh(a_g)       candidate cell               (B, H)
+    o   = sigmoid(a_o)    output gate                  (B, H)
+    c'  = f * c + i * g                                (B, H)
+    hf  = o * tanh(c')                                 (B, H)
+    h'  = hf W_hr^T  if P > 0, else hf                 (B, R)
+
+Backward, given dh' (total gradient reaching h', B x R) and dc' (carried back from the
+next step into c', B x H)::
+
+    dhf = dh' W_hr   (dh' if P = 0)        dW_hr += dh'^T hf
+    dc  = dc' + dhf * o * (1 - tanh(c')^2)         total gradient reaching c'
+    da_i = dc * g * i (1 - i)         sigmoid'(a) = s (1 - s), read from s = sigmoid(a)
+    da_f = dc * c * f (1 - f)
+    da_g = dc * i * (1 - g^2)         tanh'(a) = 1 - t^2, read from t = tanh(a)
+    da_o = dhf * tanh(c') * o (1 - o)
+    carried back: dh = da W_hh (B, R),  dc_prev = dc * f
+    dx = da W_ih;  dW_ih = sum da^T x;  dW_hh = sum da^T h;  db_ih = db_hh = sum da
+
+Every factor that multiplies dc or dhf above depends only on the forward pass, so the
+backward computes them for all T steps at once (``LSTMTape.begin_backward``) and the
+loop only carries the gradient.
+
+The sigmoid is computed as sigmoid(a) = (1 + tanh(a / 2)) / 2: one tanh over all four
+gates at once, and no exp that could overflow for large |a|. The halving is folded into
+the i, f, o rows of the weights and biases (exact: a power of two).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .driver import StackShape
+
+__all__ = ["LSTMSpec", "LSTM"]
+
+
+@dataclass(frozen=True)
+class LSTMSpec(StackShape):
+    """The structural arguments of ``torch.nn.LSTM`` that shape the computation."""
+
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    bias: bool = True
+    bidirectional: bool = False
+    proj_size: int = 0
+
+
+class LSTM:
+    """The LSTM equations for ``scratch.driver``: states (h, c); h is the output."""
+
+    def __init__(self, spec: LSTMSpec):
+        self.spec = spec
+        H, P = spec.hidden_size, spec.proj_size
+        self.state_sizes = (P or H, H)
+        self.param_names = tuple(self.param_shapes(1))
+        self._half: dict = {}
+
+    def param_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
+        H, P = self.spec.hidden_size, self.spec.proj_size
+        shapes = {"weight_ih": (4 * H, input_size), "weight_hh": (4 * H, P or H)}
+        if self.spec.bias:
+            shapes.update(bias_ih=(4 * H,), bias_hh=(4 * H,))
+        if P:
+            shapes["weight_hr"] = (P, H)
+        return shapes
+
+    def gate_halves(self, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """(scale, shift) over the stacked gates (4H,): 1/2 on i, f, o and (1, 0) on g, so that
+        tanh(scale * a) * scale + shift = [sigmoid(a_i), sigmoid(a_f), tanh(a_g), sigmoid(a_o)]."""
+        if dtype not in self._half:
+            H = self.spec.hidden_size
+            scale = np.full(4 * H, 0.5, dtype=dtype)
+            scale[2 * H : 3 * H] = 1
+            self._half[dtype] = (scale, 1 - scale)
+        return self._half[dtype]
+
+    def tape(self, w, xs, init, out=None):
+        return LSTMTape(self, w, xs, init, out)
+
+
+class LSTMTape:
+    """One direction of one LSTM layer.
+
+    Cache: ``states`` = (hs (T+1, B, R), cs (T+1, B, H)); the gates after their
+    activation, [i, f, g, o] (T, B, 4H); tanh(c') (T, B, H); with a projection also
+    hf (T, B, H). Everything in processing order, step s at index s (states: s + 1).
+    """
+
+    def __init__(self, cell: LSTM, w: dict, xs: np.ndarray, init: tuple, hs=None):
+        T, B, _ = xs.shape
+        H, R, dt = cell.spec.hidden_size, cell.state_sizes[0], xs.dtype
+        scale, shift = cell.gate_halves(dt)
+        # Input projection of all T steps, one GEMM:  gates = (xs W_ih^T + b_ih + b_hh) * scale.
+        # Each step adds h W_hh^T * scale and then overwrites its row with the activations.
+        gates = xs @ w["weight_ih"].T
+        if "bias_ih" in w:
+            gates += w["bias_ih"]
+            gates += w["bias_hh"]
+        gates *= scale
+        if hs is None:
+            hs = np.empty((T + 1, B, R), dtype=dt)
+        hs[0] = init[0]
+        cs = np.empty((T + 1, B, H), dtype=dt)
+        cs[0] = init[1]
+        self.states = (hs, cs)
+        self._gates = gates
+        self._i, self._f, self._g, self._o = (gates[..., k * H : (k + 1) * H] for k in range(4))
+        self._tanh_c = np.empty((T, B, H), dtype=dt)
+        self._proj = "weight_hr" in w
+        self._hf = np.empty((T, B, H), dtype=dt) if self._proj else None
+        # Forward-only: (W_hh * scale)^T, contiguous (R, 4H); W_hr^T; step buffers.
+        self._w_hh_t = np.multiply(w["weight_hh"].T, scale, out=np.empty((R, 4 * H), dtype=dt))
+        self._w_hr_t = np.ascontiguousarray(w["weight_hr"].T) if self._proj else None
+        self._scale, self._shift = scale, shift
+        self._rec = np.empty((B, 4 * H), dtype=dt)
+        self._ig = np.empty((B, H), dtype=dt)
+
+    def step(self, s: int) -> None:
+        hs, cs = self.states
+        a = self._gates[s]
+        np.matmul(hs[s], self._w_hh_t, out=self._rec)
+        a += self._rec  # a * scale: [a_i/2, a_f/2, a_g, a_o/2]
+        np.tanh(a, out=a)  # all four gates at once
+        a *= self._scale
+        a += self._shift  # sigmoid(a) = (1 + tanh(a/2)) / 2 on i, f, o; g = tanh(a_g) unchanged
+        c = cs[s + 1]
+        np.multiply(self._f[s], cs[s], out=c)  # c' = f * c + i * g
+        np.multiply(self._i[s], self._g[s], out=self._ig)
+        c += self._ig
+        tc = self._tanh_c[s]
+        np.tanh(c, out=tc)
+        if self._proj:  # h' = (o * tanh(c')) W_hr^T
+            np.multiply(self._o[s], tc, out=self._hf[s])
+            np.matmul(self._hf[s], self._w_hr_t, out=hs[s + 1])
+        else:  # h' = o * tanh(c')
+            np.multiply(self._o[s], tc, out=hs[s + 1])
+
+    def end_forward(self) -> None:
+        del self._w_hh_t, self._w_hr_t, self._rec, self._ig
+
+    def begin_backward(self, w: dict) -> None:
+        """The local derivatives of every step, all T at once (see the module docstring):
+
+        m = [g i(1-i), c f(1-f), i (1-g^2), tanh(c') o(1-o)]  (T, B, 4H) so that
+            da = [dc, dc, dc, dhf] * m
+        k = o (1 - tanh(c')^2)  (T, B, H)  so that  dc = dc' + dhf * k
+        """
+        gates, tc = self._gates, self._tanh_c
+        T, B, H4 = gates.shape
+        H = H4 // 4
+        m = np.subtract(1, gates)
+        m *= gates  # s (1 - s): sigmoid' on i, f, o (the g block is overwritten next)
+        m_i, m_f, m_g, m_o = (m[..., k * H : (k + 1) * H] for k in range(4))
+        np.multiply(self._g, self._g, out=m_g)
+        np.subtract(1, m_g, out=m_g)  # 1 - g^2: tanh' on g
+        m_i *= self._g
+        m_f *= self.states[1][:-1]  # c, the cell state entering step s
+        m_g *= self._i
+        m_o *= tc
+        k = np.multiply(tc, tc)
+        np.subtract(1, k, out=k)
+        k *= self._o
+        self._m3 = m.reshape(T, B, 4, H)[:, :, :3]  # the factors of dc: i, f, g
+        self._m_o = m_o  # the factor of dhf: o
+        self._k = k
+        self._da = np.empty_like(gates)
+        self._da3 = self._da.reshape(T, B, 4, H)[:, :, :3]
+        self._da_o = self._da[..., 3 * H :]
+        self._dh = np.empty((T,) + self.states[0].shape[1:], dtype=gates.dtype) if self._proj else None
+        self._w_hh = w["weight_hh"]
+        self._w_hr = w.get("weight_hr")
+        self._w = w
+        self._tmp = np.empty((B, H), dtype=gates.dtype)
+
+    def backward_step(self, s: int, d: list) -> list:
+        dh, dc = d
+        if self._proj:
+            self._dh[s] = dh  # for dW_hr = sum dh^T hf
+            dhf = dh @ self._w_hr
+        else:
+            dhf = dh
+        np.multiply(dhf, self._k[s], out=self._tmp)
+        dc += self._tmp  # dc = dc' + dhf * o * (1 - tanh(c')^2)
+        np.multiply(dc[:, None, :], self._m3[s], out=self._da3[s])  # da_i, da_f, da_g
+        np.multiply(dhf, self._m_o[s], out=self._da_o[s])  # da_o
+        return [self._da[s] @ self._w_hh, dc * self._f[s]]  # dh_prev, dc_prev
+
+    def weight_grads(self, xs: np.ndarray):
+        """dW_ih = da^T xs, dW_hh = da^T h_prev, db_ih = db_hh = sum da, dW_hr = dh^T hf,
+        dxs = da W_ih: one product each over all stacked (time, batch) rows."""
+        da, dh, w, hs = self._da, self._dh, self._w, self.states[0]
+        del self._m3, self._m_o, self._k, self._da, self._da3, self._da_o, self._dh, self._w, self._w_hh, self._w_hr
+        del self._tmp
+        T, B, H4 = da.shape
+        R = hs.shape[2]
+        da2 = da.reshape(T * B, H4)
+        grads = {
+            "weight_ih": da2.T @ xs.reshape(T * B, -1),
+            "weight_hh": da2.T @ hs[:-1].reshape(T * B, R),  # h entering step s pairs with da_s
+        }
+        if "bias_ih" in w:
+            db = da2.sum(axis=0)
+            grads["bias_ih"] = db
+            grads["bias_hh"] = db.copy()
+        if self._proj:
+            grads["weight_hr"] = dh.reshape(T * B, R).T @ self._hf.reshape(T * B, -1)
+        return da @ w["weight_ih"], grads
