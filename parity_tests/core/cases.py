@@ -60,11 +60,18 @@ MIN_NONZERO_SCALE = 1e-3
 
 
 @dataclass(frozen=True)
-class Case:
+class Drawn:
+    """What a strategy draws for any case: a configuration, the RNG seed that fills the dense
+    arrays, and the scales of the weights and inputs."""
+
     config: object
     seed: int = 0
     weight_scale: float = 1.0
     input_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class Case(Drawn):
     zero_weights: bool = False
     zero_inputs: bool = False
     lengths: tuple | None = None  # variable-length sequences (scratch's RNN extension)

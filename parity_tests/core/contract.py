@@ -67,14 +67,7 @@ def construct(cls, kwargs: dict):
 
 
 def inject_params(impl, cls, params: dict, expected_shapes: dict) -> None:
-    own = getattr(impl, "params", None)
-    if not isinstance(own, dict):
-        raise ContractViolation(
-            f"{impl_name(cls)}: .params must be a dict of numpy arrays, got {type(own).__name__}"
-        )
-    _check_keys(cls, ".params (after construction)", own, expected_shapes)
-    for name, value in own.items():
-        _check_array(cls, f".params[{name!r}] (after construction)", value, expected_shapes[name], None)
+    own = _param_dict(cls, impl, "params", "(after construction)", expected_shapes, None)
     for name, value in params.items():
         own[name] = value.copy()  # the harness keeps its own copy to compare against
 
@@ -145,15 +138,20 @@ def _call(cls, method: str, fn, *args, **kwargs):
 
 
 def _check_grads(cls, impl, shapes: dict, dtype) -> dict:
-    grads = getattr(impl, "grads", None)
-    if not isinstance(grads, dict):
-        raise ContractViolation(
-            f"{impl_name(cls)}: after backward, .grads must be a dict of numpy arrays, got {_what(grads)}"
-        )
-    _check_keys(cls, ".grads (after backward)", grads, shapes)
-    for name, shape in shapes.items():
-        _check_array(cls, f".grads[{name!r}]", grads[name], shape, dtype)
+    grads = _param_dict(cls, impl, "grads", "(after backward)", shapes, dtype)
     return {f"grad {name}": np.array(grads[name]) for name in shapes}
+
+
+def _param_dict(cls, impl, attr: str, when: str, shapes: dict, dtype) -> dict:
+    """``impl.params`` / ``impl.grads``: a dict with exactly torch's names, each an array of
+    the parameter's shape (and, for grads, the case's dtype)."""
+    d = getattr(impl, attr, None)
+    if not isinstance(d, dict):
+        raise ContractViolation(f"{impl_name(cls)}: {when[1:-1]}, .{attr} must be a dict of numpy arrays, got {_what(d)}")
+    _check_keys(cls, f".{attr} {when}", d, shapes)
+    for name, shape in shapes.items():
+        _check_array(cls, f".{attr}[{name!r}] {when}", d[name], shape, dtype)
+    return d
 
 
 def _check_keys(cls, what: str, d: dict, shapes: dict) -> None:

@@ -55,3 +55,35 @@ def cases_truncated(draw, family, **knobs):
     with ``truncate``."""
     case = draw(cases(family, bidirectional=False, **knobs))
     return replace(case, truncate=draw(st.integers(1, case.config.seq_len)))
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers for the families' configuration strategies: the knobs every family shares.
+# ---------------------------------------------------------------------------------------
+FLAGS = {
+    "nonlinearity": st.sampled_from(["tanh", "relu"]),
+    "bias": st.booleans(),
+    "batch_first": st.booleans(),
+    "bidirectional": st.booleans(),
+    "dtype": st.sampled_from(["float64", "float32"]),
+    "has_h0": st.booleans(),
+}
+
+
+def knob(draw, pinned, strategy):
+    """A knob: the pinned value, or (None) a draw from ``strategy``."""
+    return draw(strategy) if pinned is None else pinned
+
+
+def draw_flags(draw, **pins) -> dict:
+    """Each named flag of ``FLAGS``: pinned to the given value, or drawn when it is None."""
+    return {name: knob(draw, pinned, FLAGS[name]) for name, pinned in pins.items()}
+
+
+def draw_sizes(draw, *, max_input_size: int, max_hidden_size: int, square: bool) -> tuple[int, int]:
+    """(input_size, hidden_size). I == H a quarter of the time, always when ``square``: that
+    is when a swapped or transposed matrix stops failing with a shape error."""
+    input_size = draw(st.integers(1, max_input_size))
+    if square:
+        return input_size, input_size
+    return input_size, draw(st.one_of(st.just(input_size), st.integers(1, max_hidden_size)))

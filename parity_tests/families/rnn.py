@@ -17,6 +17,7 @@ from reference.torch_ref import param_shapes
 
 from ..core.cases import Case, ConfigBase, module_field, with_pins
 from ..core.family import Family, Row
+from ..core.strategies import draw_flags, draw_sizes
 from . import rnn_diagnosis
 
 
@@ -81,10 +82,6 @@ class RNNConfig(ConfigBase):
 # tuple bounds the draw. square=True forces input_size == hidden_size, the shape
 # coincidence under which swapped or transposed matrices no longer fail with a shape error.
 # ---------------------------------------------------------------------------------------
-def _knob(draw, pinned, strategy):
-    return draw(strategy) if pinned is None else pinned
-
-
 @st.composite
 def configs(
     draw,
@@ -103,24 +100,17 @@ def configs(
     square: bool = False,
 ) -> RNNConfig:
     layers_lo, layers_hi = num_layers if isinstance(num_layers, tuple) else (1, 3)
-    input_size = draw(st.integers(1, max_input_size))
-    if square:
-        hidden_size = input_size
-    else:
-        # I == H a quarter of the time: that is when shape errors stop catching swaps.
-        hidden_size = draw(st.one_of(st.just(input_size), st.integers(1, max_hidden_size)))
+    input_size, hidden_size = draw_sizes(
+        draw, max_input_size=max_input_size, max_hidden_size=max_hidden_size, square=square
+    )
+    layers = num_layers if isinstance(num_layers, int) else draw(st.integers(layers_lo, layers_hi))
+    flags = draw_flags(
+        draw, nonlinearity=nonlinearity, bias=bias, batch_first=batch_first, bidirectional=bidirectional
+    )
+    seq_len, batch = draw(st.integers(1, max_seq_len)), draw(st.integers(1, max_batch))
     return RNNConfig(
-        input_size=input_size,
-        hidden_size=hidden_size,
-        num_layers=num_layers if isinstance(num_layers, int) else draw(st.integers(layers_lo, layers_hi)),
-        nonlinearity=_knob(draw, nonlinearity, st.sampled_from(["tanh", "relu"])),
-        bias=_knob(draw, bias, st.booleans()),
-        batch_first=_knob(draw, batch_first, st.booleans()),
-        bidirectional=_knob(draw, bidirectional, st.booleans()),
-        seq_len=draw(st.integers(1, max_seq_len)),
-        batch=draw(st.integers(1, max_batch)),
-        dtype=_knob(draw, dtype, st.sampled_from(["float64", "float32"])),
-        has_h0=_knob(draw, has_h0, st.booleans()),
+        input_size=input_size, hidden_size=hidden_size, num_layers=layers, seq_len=seq_len, batch=batch,
+        **flags, **draw_flags(draw, dtype=dtype, has_h0=has_h0),
     )
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from hypothesis import strategies as st
 
 from reference.elman import rnn_bounds
 from reference.torch_ref import param_shapes
 
 from ..core.cases import Case, ConfigBase, module_field, with_pins
 from ..core.family import Family, Row
-from .rnn import _knob
+from .rnn import configs as rnn_configs
 
 
 @dataclass(frozen=True)
@@ -46,31 +45,25 @@ class CellConfig(ConfigBase):
         )
 
 
-@st.composite
-def configs(
-    draw,
-    *,
-    max_input_size: int = 6,
-    max_hidden_size: int = 6,
-    max_batch: int = 4,
-    nonlinearity=None,
-    bias=None,
-    has_h0=None,
-    dtype=None,
-    square: bool = False,
-) -> CellConfig:
-    input_size = draw(st.integers(1, max_input_size))
-    hidden_size = input_size if square else draw(
-        st.one_of(st.just(input_size), st.integers(1, max_hidden_size))
+CELL_KNOBS = ("max_input_size", "max_hidden_size", "nonlinearity", "bias", "has_h0", "dtype", "square")
+
+
+def configs(*, max_input_size: int = 6, max_hidden_size: int = 6, max_batch: int = 4, **knobs):
+    """A cell is one step of one layer in one direction, so its configurations are the RNN's
+    (``families/rnn.py`` documents each knob) at T = 1, one layer, unidirectional, time-major.
+    Knobs: the bounds above and ``nonlinearity``, ``bias``, ``has_h0``, ``dtype``, ``square``."""
+    unknown = sorted(set(knobs) - set(CELL_KNOBS))
+    if unknown:
+        raise TypeError(f"configs() got unexpected knobs {unknown}; the RNNCell's are {list(CELL_KNOBS)}")
+    layer = rnn_configs(
+        max_input_size=max_input_size, max_hidden_size=max_hidden_size, max_seq_len=1, max_batch=max_batch,
+        num_layers=1, bidirectional=False, batch_first=False, **knobs,
     )
-    return CellConfig(
-        input_size=input_size,
-        hidden_size=hidden_size,
-        nonlinearity=_knob(draw, nonlinearity, st.sampled_from(["tanh", "relu"])),
-        bias=_knob(draw, bias, st.booleans()),
-        batch=draw(st.integers(1, max_batch)),
-        dtype=_knob(draw, dtype, st.sampled_from(["float64", "float32"])),
-        has_h0=_knob(draw, has_h0, st.booleans()),
+    return layer.map(
+        lambda c: CellConfig(
+            input_size=c.input_size, hidden_size=c.hidden_size, bias=c.bias, nonlinearity=c.nonlinearity,
+            batch=c.batch, dtype=c.dtype, has_h0=c.has_h0,
+        )
     )
 
 

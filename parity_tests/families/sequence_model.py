@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from ..core.cases import DTYPES, MAX_INPUT_SCALE, MAX_WEIGHT_SCALE, Case, weights
+from ..core.cases import DTYPES, MAX_INPUT_SCALE, MAX_WEIGHT_SCALE, Case, Drawn, weights
 from ..core.compare import causal_order_line, compare, format_comparison
 from ..core.messages import ParityMismatch
+from ..core.strategies import knob as _knob
 from ..core.strategies import scales
 from . import rnn
-from .rnn import RNNConfig, _knob
+from .rnn import RNNConfig
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,8 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class ModelCase:
-    config: ModelConfig
-    seed: int = 0
-    weight_scale: float = 1.0
-    input_scale: float = 1.0
+class ModelCase(Drawn):
+    """``config`` is a ModelConfig."""
 
     def materialize(self) -> dict:
         c = self.config
