@@ -63,7 +63,7 @@ class Family:
     name: str  # "rnn": the key in families.FAMILIES and in JSON
     torch_name: str  # "torch.nn.RNN": what the implementation is compared with
     option: str  # "--rnn-impl": the plug-in option (pytest, report, repro)
-    default_impl: str  # "scratch:RNN"
+    default_impl: str  # "rnn_parity.scratch:RNN"
     config_cls: type  # the configuration dataclass (core/cases.py explains its shape)
     # The contract, as structures of names (see the module docstring).
     forward_args: tuple

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.torch_ref import build, vjp
+from rnn_parity.reference.torch_ref import build, vjp
 
 from .compare import Comparison, compare_all
 from .contract import run_impl

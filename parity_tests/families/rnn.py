@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 
 from hypothesis import strategies as st
 
-from reference.elman import rnn_bounds, torch_rnn_call
-from reference.torch_ref import param_shapes
+from rnn_parity.reference.elman import rnn_bounds, torch_rnn_call
+from rnn_parity.reference.torch_ref import param_shapes
 
 from ..core.cases import Case, ConfigBase, module_field, with_pins
 from ..core.family import Family, Row
@@ -211,7 +211,7 @@ RNN = Family(
     name="rnn",
     torch_name="torch.nn.RNN",
     option="--rnn-impl",
-    default_impl="scratch:RNN",
+    default_impl="rnn_parity.scratch:RNN",
     config_cls=RNNConfig,
     forward_args=("x", "h0"),
     forward_returns=("output", "h_n"),

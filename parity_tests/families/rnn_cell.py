@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from reference.elman import rnn_bounds
-from reference.torch_ref import param_shapes
+from rnn_parity.reference.elman import rnn_bounds
+from rnn_parity.reference.torch_ref import param_shapes
 
 from ..core.cases import Case, ConfigBase, module_field, with_pins
 from ..core.family import Family, Row
@@ -124,7 +124,7 @@ RNN_CELL = Family(
     name="rnn_cell",
     torch_name="torch.nn.RNNCell",
     option="--cell-impl",
-    default_impl="scratch:RNNCell",
+    default_impl="rnn_parity.scratch:RNNCell",
     config_cls=CellConfig,
     forward_args=("x", "h"),
     forward_returns="h_next",

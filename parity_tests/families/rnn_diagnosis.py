@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from reference.elman import rnn_loop_vjp
+from rnn_parity.reference.elman import rnn_loop_vjp
 
 from ..core.tolerance import allowed_error
 from ..diagnosis import Suspect, join

@@ -141,9 +141,9 @@ def model_comparisons(case: ModelCase) -> list:
     """scratch.model.SequenceModel vs the torch model: the loss, then every gradient."""
     import torch
 
-    from reference.torch_models import TorchSequenceModel, as_target, torch_loss
-    from reference.torch_ref import load_weights
-    from scratch.model import SequenceModel
+    from rnn_parity.reference.torch_models import TorchSequenceModel, as_target, torch_loss
+    from rnn_parity.reference.torch_ref import load_weights
+    from rnn_parity.scratch.model import SequenceModel
 
     cfg, a = case.config, case.materialize()
     mine = SequenceModel(**cfg.model_kwargs(), dtype=DTYPES[cfg.dtype])

@@ -9,7 +9,7 @@ from parity_tests.core.runs import reference
 from parity_tests.core.strategies import cases
 from parity_tests.core.tolerance import rtol_for
 from parity_tests.families.rnn import RNN, RNNConfig, bounds, locate
-from reference.elman import rnn_loop_vjp
+from rnn_parity.reference.elman import rnn_loop_vjp
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

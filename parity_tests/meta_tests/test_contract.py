@@ -52,7 +52,7 @@ def test_declined_configuration_is_reported_as_skipped_with_reason():
     [
         ("scratch.RNN", r"must be given as 'module:Class'"),
         ("no_such_module_xyz:RNN", r"cannot import module 'no_such_module_xyz'"),
-        ("scratch:NoSuchClass", r"module 'scratch' has no attribute 'NoSuchClass'"),
+        ("rnn_parity.scratch:NoSuchClass", r"module 'rnn_parity.scratch' has no attribute 'NoSuchClass'"),
     ],
 )
 def test_load_impl_errors_are_clear(spec, message):

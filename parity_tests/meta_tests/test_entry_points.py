@@ -46,5 +46,5 @@ def test_repro_reruns_a_printed_case(capsys):
     from parity_tests.tools.repro import main
 
     case = "Case(config=RNNConfig(input_size=2, hidden_size=3, num_layers=2, bidirectional=True), seed=4)"
-    assert main(["--rnn-impl", "scratch:RNN", case]) == 0
+    assert main(["--rnn-impl", "rnn_parity.scratch:RNN", case]) == 0
     assert "every tensor within tolerance" in capsys.readouterr().out

@@ -17,6 +17,8 @@ def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
+    if parts[0] in ("scratch", "reference"):  # installed as rnn_parity.scratch / .reference
+        parts.insert(0, "rnn_parity")
     return ".".join(parts)
 
 
@@ -45,7 +47,7 @@ def import_graph() -> dict[str, set[str]]:
                 # "from . import x" may name a submodule or an attribute of the package
                 targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names]
             for t in targets:
-                while t and t not in files:  # "scratch.modules.RNN" -> "scratch.modules"
+                while t and t not in files:  # "rnn_parity.scratch.modules.RNN" -> "...modules"
                     t = t.rpartition(".")[0]
                 if t and t != mod:
                     graph[mod].add(t)
@@ -103,7 +105,7 @@ def test_the_checker_sees_a_cycle():
 def test_the_graph_sees_local_imports():
     # core must never import a family; the graph must also see imports inside functions.
     graph = import_graph()
-    assert "reference.torch_ref" in graph["parity_tests.core.runs"]
+    assert "rnn_parity.reference.torch_ref" in graph["parity_tests.core.runs"]
     assert not any(t.startswith("parity_tests.families") for m, ts in graph.items() if m.startswith("parity_tests.core") for t in ts)
 
 
@@ -116,4 +118,4 @@ def test_scratch_is_numpy_only(pkg):
         names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
         assert not any(n.split(".")[0] == "torch" for n in names), f"{path} imports torch"
-    assert all(not t.startswith(("parity_tests", "reference")) for m, ts in graph.items() if m.startswith("scratch") for t in ts)
+    assert all(not t.startswith(("parity_tests", "rnn_parity.reference")) for m, ts in graph.items() if m.startswith("rnn_parity.scratch") for t in ts)

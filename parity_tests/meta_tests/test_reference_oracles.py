@@ -17,8 +17,8 @@ from parity_tests.core.cases import Case
 from parity_tests.core.runs import reference
 from parity_tests.core.strategies import cases
 from parity_tests.families.rnn import RNN, RNNConfig
-from reference.finite_diff import jacobian, vjp_check
-from reference.torch_ref import build
+from rnn_parity.reference.finite_diff import jacobian, vjp_check
+from rnn_parity.reference.torch_ref import build
 
 
 def _forward(cfg):

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-import scratch
+import rnn_parity.scratch as scratch
 from parity_tests.core.strategies import cases
 from parity_tests.families import ROWS
 from parity_tests.families.rnn import RNN
 from parity_tests.families.rnn_cell import RNN_CELL
 from parity_tests.properties import run_property
-from reference.elman import rnn_loop_vjp
+from rnn_parity.reference.elman import rnn_loop_vjp
 
 
 @given(case=cases(RNN))

@@ -6,7 +6,7 @@ declines a configuration the allowed way, with NotImplementedError.
 
 import numpy as np
 
-from scratch import RNN
+from rnn_parity.scratch import RNN
 
 
 class ForwardReturnsNone(RNN):

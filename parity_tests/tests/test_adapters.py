@@ -19,7 +19,7 @@ from parity_tests.families.rnn import RNNConfig
 from parity_tests.learners.column_rnn import ColumnRNN, ColumnRNNSwapped
 from parity_tests.learners.rows_rnn import RowsRNN, RowsRNN003
 from parity_tests.properties import run_property
-from scratch import RNN
+from rnn_parity.scratch import RNN
 
 SUPPORTED_ROWS = ["tanh_basic", "square_I_eq_H", "no_bias", "h0_none", "batch_first", "float32", "anything"]
 

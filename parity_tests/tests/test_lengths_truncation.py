@@ -19,7 +19,7 @@ from parity_tests.core.strategies import cases_truncated, cases_with_lengths
 from parity_tests.families.rnn import RNN as RNN_FAMILY
 from parity_tests.families.rnn import RNNConfig
 from parity_tests.properties import assert_parity
-from scratch import RNN
+from rnn_parity.scratch import RNN
 
 _BIDIR = RNNConfig(3, 4, num_layers=2, bidirectional=True, seq_len=5, batch=4)
 

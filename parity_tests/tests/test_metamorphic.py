@@ -24,7 +24,7 @@ from parity_tests.core.compare import compare
 from parity_tests.core.strategies import cases
 from parity_tests.families.rnn import RNN as RNN_FAMILY
 from parity_tests.families.rnn import RNNConfig, bounds
-from scratch import RNN, RNNCell
+from rnn_parity.scratch import RNN, RNNCell
 
 
 def assert_same(name, actual, expected, mags):

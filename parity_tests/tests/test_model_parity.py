@@ -10,8 +10,8 @@ custom sum-of-squares losses) so the reference itself cannot be wrong unnoticed.
 from hypothesis import example, given
 
 from parity_tests.families.sequence_model import ModelCase, ModelConfig, assert_model_parity, model_cases
-from reference.finite_diff import directional_check
-from reference.torch_models import model_loss_and_grads
+from rnn_parity.reference.finite_diff import directional_check
+from rnn_parity.reference.torch_models import model_loss_and_grads
 
 
 @given(case=model_cases())

@@ -12,7 +12,7 @@ from hypothesis import example, given
 
 from parity_tests.core.compare import compare
 from parity_tests.families.sequence_model import optimizer_cases
-from scratch import optim
+from rnn_parity.scratch import optim
 
 SHAPES = {"weight": (3, 2), "bias": (3,)}
 

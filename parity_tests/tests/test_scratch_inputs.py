@@ -14,7 +14,7 @@ from hypothesis import given
 from parity_tests.core.strategies import cases
 from parity_tests.families.rnn import RNN as RNN_FAMILY
 from parity_tests.families.rnn_cell import RNN_CELL
-from scratch import RNN, RNNCell
+from rnn_parity.scratch import RNN, RNNCell
 
 f64, f32 = np.float64, np.float32
 
@@ -161,7 +161,7 @@ def test_scratch_imports_no_torch():
     """scratch/ is NumPy only: no torch import anywhere in its source."""
     from pathlib import Path
 
-    import scratch
+    import rnn_parity.scratch as scratch
 
     pattern = re.compile(r"^\s*(import torch|from torch)", re.M)
     for path in Path(scratch.__file__).parent.glob("*.py"):

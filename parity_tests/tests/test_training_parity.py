@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from parity_tests.tools.training import counting_task, sine_task, train_side_by_side
-from scratch.model import SequenceModel
+from rnn_parity.scratch.model import SequenceModel
 
 TASKS = [
     pytest.param(lambda: sine_task(epochs=10), id="sine_000_adam_amsgrad_hidden50"),

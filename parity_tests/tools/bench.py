@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scratch import RNN
+from rnn_parity.scratch import RNN
 
 from ..core.threads import pin_threads
 

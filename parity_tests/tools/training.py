@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from reference.torch_models import TorchSequenceModel, as_target
-from reference.torch_ref import load_weights
-from scratch import optim
-from scratch.model import SequenceModel
+from rnn_parity.reference.torch_models import TorchSequenceModel, as_target
+from rnn_parity.reference.torch_ref import load_weights
+from rnn_parity.scratch import optim
+from rnn_parity.scratch.model import SequenceModel
 
 EPS64 = float(np.finfo(np.float64).eps)
 BUDGET = 1000 * EPS64
