@@ -292,11 +292,14 @@ class LSTM(_Stack):
 
 
 def _pair(name, value, parts) -> tuple:
-    """None -> (None, None); a (h, c) tuple or list of two -> itself."""
+    """None -> (None, None); a (h, c) tuple or list of two arrays -> itself."""
     if value is None:
         return (None, None)
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise TypeError(f"{name} must be a tuple ({', '.join(parts)}) or None, got {type(value).__name__}")
+    for part, v in zip(parts, value):
+        if v is None:  # as torch: zeros only for the whole hx=None, never for one part
+            raise TypeError(f"{part} in {name} must be a numpy.ndarray, got NoneType (pass {name}=None for zeros)")
     return tuple(value)
 
 
@@ -437,7 +440,9 @@ class LSTMCell(_GatedCell):
     __call__ = forward
 
     def backward(self, d_h, d_c=None):
-        """d_h, d_c (None for zeros) shaped like the last forward's h', c' -> (dx, (dh, dc))."""
+        """d_h (required), d_c (None for zeros) shaped like the last forward's h', c' -> (dx, (dh, dc))."""
+        if d_h is None:  # required, as for GRUCell and RNNCell: never silently zeros
+            raise TypeError("d_h must be a numpy.ndarray, got NoneType")
         dx, (dh, dc) = self._step_back((d_h, d_c))
         return dx, (dh, dc)
 
