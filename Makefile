@@ -1,45 +1,49 @@
 # rnn-parity. `make test` and `make report` work from a fresh clone: the first run creates
-# .venv and installs the project with its test dependencies (torch pinned to 2.13.0, CPU).
+# .venv and installs the project with its test dependencies (torch pinned to 2.13.0, the
+# CPU build, through constraints.txt), showing pip's own progress.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+CLI    := $(VENV)/bin/rnn-parity
 # One BLAS/OpenMP thread per process: pytest-xdist already uses every core.
 export OMP_NUM_THREADS=1
 export OPENBLAS_NUM_THREADS=1
 export MKL_NUM_THREADS=1
 
-IMPL_FLAGS = $(if $(IMPL),--rnn-impl $(IMPL)) $(if $(CELL_IMPL),--cell-impl $(CELL_IMPL)) $(if $(CONVENTION),--convention $(CONVENTION))
+IMPL_FLAGS = $(if $(IMPL),--rnn-impl $(IMPL)) $(if $(CELL_IMPL),--cell-impl $(CELL_IMPL)) \
+             $(if $(CONVENTION),--convention $(CONVENTION)) $(if $(REDUCTION),--reduction $(REDUCTION))
 
 .PHONY: test report check thorough train-demo bench install clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@echo "== creating $(VENV) and installing rnn-parity with torch==2.13.0 (CPU); the first time takes a few minutes"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --progress-bar on --upgrade pip
+	$(PY) -m pip install --progress-bar on -c constraints.txt -e '.[test]'
 	touch $@
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -n auto
 
 report: $(VENV)/.installed
-	$(PY) -m parity_tests.tools.report $(IMPL_FLAGS) --plot report/parity.png --json report/parity.json
+	$(CLI) report $(IMPL_FLAGS) --png report/parity.png --json report/parity.json
 
+# Only the parity tests of the plug-ins you give: make check IMPL=mymod:MyRNN [CELL_IMPL=...]
 check: $(VENV)/.installed
-	@test -n "$(IMPL)$(CELL_IMPL)" || { echo "usage: make check IMPL=module:Class [CELL_IMPL=module:Class] [CONVENTION=column|rows]"; exit 2; }
-	$(PY) -m pytest -n auto $(IMPL_FLAGS)
+	@test -n "$(IMPL)$(CELL_IMPL)" || { echo "usage: make check IMPL=module:Class [CELL_IMPL=module:Class] [CONVENTION=NAME] [REDUCTION=mean]"; exit 2; }
+	$(CLI) check $(IMPL_FLAGS) -- -n auto
 
-# The seeds' training tasks, scratch and torch side by side; writes report/train_demo.png
+# The seeds' training tasks, your class (IMPL) or scratch beside torch; writes report/train_demo.png
 train-demo: $(VENV)/.installed
-	$(PY) -m parity_tests.tools.train_demo --out report/train_demo.png
+	$(CLI) train-demo $(if $(IMPL),--rnn-impl $(IMPL)) --out report/train_demo.png
 
-# scratch vs torch.nn.RNN, forward + backward, both pinned to one thread (the exports
-# above): the per-core comparison, free of one library's spinning threads slowing the
-# other's. Writes bench/results.json. No test asserts a time.
+# scratch vs torch, each side in its own process pinned to the same thread count.
+# Writes bench/results.json. No test asserts a time.
 bench: $(VENV)/.installed
-	$(PY) -m parity_tests.tools.bench --out bench/results.json
+	$(CLI) bench --out bench/results.json
 
 # Deep run: make thorough SEED=3 [IMPL=...]
 thorough: $(VENV)/.installed

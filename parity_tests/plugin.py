@@ -1,27 +1,63 @@
-"""The pytest plugin of rnn-parity: plug-in options, hypothesis profiles, thread pinning,
-declined configurations, ``--parity-json``. The repository's ``conftest.py`` loads it.
+"""The pytest plugin of rnn-parity, registered through the ``pytest11`` entry point: after
+``pip install rnn-parity`` it is active in every pytest run, from any folder.
 
-    pytest                                  # the project's own scratch.RNN / scratch.RNNCell
-    pytest --rnn-impl mymodule:MyRNN        # your RNN under the contract (README)
-    pytest --cell-impl mymodule:MyCell      # your RNNCell under the contract
-    pytest --hypothesis-profile thorough    # deep run (profiles: ci, dev, thorough)
+    pytest --pyargs parity_tests --rnn-impl mymod:MyRNN [--cell-impl mymod:MyCell]
+           [--convention NAME] [--reduction sum|mean] [--hypothesis-profile ci|dev|thorough]
 
-Every family record names its option (``--rnn-impl``, ...); the options are parsed once, in
-``pytest_configure``, and the classes kept in ``config.stash``.
+It is light until it is needed: in a run that gives no parity option and collects no parity
+test it declares its options and nothing else (no torch, no hypothesis strategies, no thread
+pinning). It becomes active when a parity option is given or a path (or ``--pyargs``
+module) inside ``parity_tests`` is collected; then it pins BLAS threads, registers the
+hypothesis profiles, warms torch up and resolves the plug-in classes once, into
+``config.stash``.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from .core.threads import pin_threads
+from .options import given, option_specs
 
-pin_threads()  # before numpy or torch is imported (core/threads.py says why)
+PACKAGE_DIR = Path(__file__).resolve().parent
 
-from hypothesis import HealthCheck, settings  # noqa: E402
+ACTIVE = pytest.StashKey[bool]()
+IMPLS = pytest.StashKey[dict]()  # family name -> the class under test
+DECLINED = pytest.StashKey[dict]()  # node id -> reasons the implementation declined
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("rnn-parity")
+    for flags, kwargs in option_specs():
+        group.addoption(*flags, **kwargs)
+    group.addoption("--parity-json", default=None, metavar="PATH",
+                    help="write every parity comparison (each checked case, pass or fail) to PATH as JSON "
+                         "(README: JSON schema); works under pytest-xdist, creates missing folders")
+    group.addoption("--parity-only", default=None, metavar="FAMILIES",
+                    help="run only the parity rows of these families (comma-separated names, e.g. rnn,rnn_cell); "
+                         "`rnn-parity check` sets it to the families whose plug-ins you gave")
+
+
+def _values(config) -> dict:
+    return {flags[0]: config.getoption(flags[0]) for flags, _ in option_specs()}
+
+
+def _wanted(config) -> bool:
+    """A parity option given, or a parity test among what pytest was asked to collect."""
+    if given(_values(config)) or config.getoption("--parity-json") or config.getoption("--parity-only"):
+        return True
+    for arg in config.args:
+        target = str(arg).split("::")[0]
+        if config.option.pyargs and (target == "parity_tests" or target.startswith("parity_tests.")):
+            return True
+        path = Path(config.invocation_params.dir, target).resolve()
+        if path == PACKAGE_DIR or PACKAGE_DIR in path.parents or path in PACKAGE_DIR.parents:
+            return True
+    return False
+
 
 # ---------------------------------------------------------------------------------------
 # Hypothesis profiles. `--hypothesis-profile NAME` (hypothesis' own option) overrides the
@@ -30,50 +66,37 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 #   dev       random exploration at a moderate budget, with the example database
 #   thorough  deep runs for zero-false-alarm checks (use with --hypothesis-seed=N)
 # The deadline catches a hang or a pathological slowdown, not ordinary jitter; first-call
-# latency (torch's lazy initialisation) is paid by the warm-up in pytest_configure.
+# latency (torch's lazy initialisation) is paid by the warm-up in _activate.
 # ---------------------------------------------------------------------------------------
-_common = dict(print_blob=True, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("ci", max_examples=30, derandomize=True, deadline=5000, **_common)
-settings.register_profile("dev", max_examples=60, deadline=2000, **_common)
-settings.register_profile("thorough", max_examples=600, deadline=None, **_common)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+def _register_profiles():
+    from hypothesis import HealthCheck, settings
 
-IMPLS = pytest.StashKey[dict]()  # family name -> the class under test
-DECLINED = pytest.StashKey[dict]()  # node id -> reasons the implementation declined
-
-
-def _families():
-    from .families import FAMILIES
-
-    return FAMILIES
+    common = dict(print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("ci", max_examples=30, derandomize=True, deadline=5000, **common)
+    settings.register_profile("dev", max_examples=60, deadline=2000, **common)
+    settings.register_profile("thorough", max_examples=600, deadline=None, **common)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
-def pytest_addoption(parser):
-    group = parser.getgroup("rnn-parity")
-    for fam in _families().values():
-        group.addoption(fam.option, default=fam.default_impl, metavar="module:Class",
-                        help=f"class to check against {fam.torch_name} (default: {fam.default_impl})")
-    group.addoption(
-        "--convention",
-        default=None,
-        choices=["column", "rows"],
-        help="--rnn-impl is written in a learner's convention; wrap it with that adapter "
-        "(parity_tests/families/conventions.py: column = seeds 000/001, rows = seed 003)",
-    )
-    group.addoption(
-        "--parity-json",
-        default=None,
-        metavar="PATH",
-        help="write every parity comparison (each checked case, pass or fail) to PATH as JSON",
-    )
-
-
+@pytest.hookimpl(tryfirst=True)  # before hypothesis loads --hypothesis-profile
 def pytest_configure(config):
+    config.stash[ACTIVE] = False
+    config.stash[DECLINED] = {}
+    if _wanted(config):
+        _activate(config)
+
+
+def _activate(config):
+    if config.stash.get(ACTIVE, False):
+        return
+    from .core.threads import pin_threads
+
+    pin_threads()  # before numpy or torch is imported where possible (core/threads.py)
+    _register_profiles()
     import numpy as np
     import torch
 
     from . import properties
-    from .core.contract import load_impl
 
     pin_threads()  # torch is imported now: its own pool too
     # Warm torch up once per process (each xdist worker runs this too).
@@ -81,28 +104,79 @@ def pytest_configure(config):
     out, h = rnn(torch.zeros(2, 1, 2, dtype=torch.float64, requires_grad=True))
     (out.sum() + h.sum()).backward()
     np.zeros(1) @ np.zeros(1)
-    # Resolve the implementations now, so a bad option is one usage error, not an error in
-    # every test.
-    impls = {}
-    for fam in _families().values():
-        try:
-            impls[fam.name] = load_impl(config.getoption(fam.option))
-        except ValueError as exc:
-            raise pytest.UsageError(f"{fam.option}: {exc}") from None
-    if config.getoption("--convention"):
-        from .families.conventions import adapt
+    # Resolve the implementations now: a bad option is one usage error, not an error per test.
+    from .options import resolve
 
-        impls["rnn"] = adapt(impls["rnn"], config.getoption("--convention"))
-    config.stash[IMPLS] = impls
-    config.stash[DECLINED] = {}
+    try:
+        config.stash[IMPLS] = resolve(_values(config))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(_DeclinedCollector(config.stash[DECLINED]), "rnn-parity-declined")
     if config.getoption("--parity-json"):
         properties.RECORD = []
+    config.stash[ACTIVE] = True
+
+
+def pytest_collection_modifyitems(config, items):
+    """With ``--parity-only`` or any plug-in option, keep only the parity rows of those
+    families: ``pytest --pyargs parity_tests --rnn-impl mod:Cls`` runs the tests of your class,
+    not the harness's tests of itself."""
+    from .families import CATALOG
+
+    only = config.getoption("--parity-only")
+    values = _values(config)
+    if only:
+        families = {f.strip() for f in only.split(",") if f.strip()}
+    elif given(values):
+        families = {e.name for e in CATALOG if values.get(e.option)} or {"rnn"}
+    else:
+        return
+    keep, drop = [], []
+    for item in items:
+        row = getattr(getattr(item, "callspec", None), "params", {}).get("row")
+        (keep if getattr(row, "family", None) in families else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_runtest_setup(item):
+    if item.config.stash.get(ACTIVE, False) and getattr(item, "module", None) is not None:
+        from .core import messages
+
+        messages.CURRENT_TEST = f"{item.module.__name__}::{item.name}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A parity failure reads as its message, not as a traceback: the harness's and
+    hypothesis' frames say nothing about the user's code, so the report is the message (the
+    comparison, the diagnosis, how to reproduce) and hypothesis' notes (the falsifying
+    example, the reproduce_failure blob). Anything else keeps pytest's usual traceback."""
+    report = yield
+    if call.excinfo is None or not report.failed or not item.config.stash.get(ACTIVE, False):
+        return report
+    from .core.contract import ContractViolation, ImplementationError
+    from .core.messages import ParityMismatch
+
+    exc = call.excinfo.value
+    leaves = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else [exc]
+    if leaves and all(isinstance(e, (ParityMismatch, ContractViolation, ImplementationError)) for e in leaves):
+        parts = []
+        if len(leaves) > 1:
+            parts.append(f"{exc}")
+        for e in leaves:
+            parts.append(f"{type(e).__name__}: {e}")
+            parts.extend(getattr(e, "__notes__", []))
+        parts.extend(n for n in getattr(exc, "__notes__", []) if exc is not leaves[0])
+        report.longrepr = "\n".join(parts)
+    return report
 
 
 @pytest.fixture(scope="session")
 def parity_impls(pytestconfig) -> dict:
     """family name -> the class under test (``--rnn-impl``, ``--cell-impl``, ...)."""
+    _activate(pytestconfig)
     return pytestconfig.stash[IMPLS]
 
 
@@ -120,10 +194,19 @@ def record_declined(request):
 
 
 def pytest_report_header(config):
-    conv = config.getoption("--convention")
-    opts = ", ".join(f"{f.option} {config.getoption(f.option)}" for f in _families().values())
-    return (f"rnn-parity: {opts}{f', --convention {conv}' if conv else ''}, hypothesis profile "
-            f"{settings.get_current_profile_name()}, torch {__import__('torch').__version__}")
+    if not config.stash.get(ACTIVE, False):
+        return None
+    from hypothesis import settings
+
+    from .families import CATALOG
+
+    values = _values(config)
+    opts = ", ".join(f"{e.option} {values[e.option] or e.default_impl}" for e in CATALOG)
+    for flag in ("--convention", "--reduction"):
+        if values.get(flag) and not (flag == "--reduction" and values[flag] == "sum"):
+            opts += f", {flag} {values[flag]}"
+    return (f"rnn-parity: {opts}, hypothesis profile {settings.get_current_profile_name()}, "
+            f"torch {__import__('torch').__version__}")
 
 
 class _DeclinedCollector:
@@ -141,15 +224,15 @@ class _DeclinedCollector:
 
 def pytest_sessionfinish(session):
     """--parity-json: each xdist worker writes its part; the controller (or a plain run)
-    merges the parts with its own records into PATH."""
+    merges the parts with its own records into PATH (core/messages.json_document)."""
     import json
-    from pathlib import Path
-
-    from . import properties
 
     path = session.config.getoption("--parity-json")
     if not path:
         return
+    from . import properties
+    from .core.messages import json_document
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     records = properties.RECORD or []
@@ -160,9 +243,7 @@ def pytest_sessionfinish(session):
     for part in sorted(path.parent.glob(path.name + ".part-*")):
         records += json.loads(part.read_text())
         part.unlink()
-    counts = Counter(r["verdict"] for r in records)
-    summary = {"cases": len(records), "failed": counts.get("fail", 0)}
-    path.write_text(json.dumps({"summary": summary, "records": records}, indent=1))
+    path.write_text(json.dumps(json_document(records, source="pytest"), indent=1))
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -16,7 +16,7 @@ import inspect
 
 from hypothesis import example, given
 
-from .core.contract import Unsupported, impl_name
+from .core.contract import ContractViolation, Unsupported, impl_name
 from .core.messages import ParityMismatch, case_record, failure_message
 from .core.runs import comparisons as run_comparisons
 from .core.strategies import cases
@@ -28,15 +28,25 @@ from .families import FAMILIES
 RECORD: list | None = None
 
 
-def assert_parity(cls, case) -> list:
+def assert_parity(cls, case, row: str | None = None) -> list:
     """Both sides on ``case``; raises ParityMismatch (with its diagnosis) on a mismatch."""
     __tracebackhide__ = True
-    comparisons = run_comparisons(cls, case)
+    try:
+        comparisons = run_comparisons(cls, case)
+    except (Unsupported, ContractViolation) as exc:
+        if RECORD is not None:
+            verdict = "declined" if isinstance(exc, Unsupported) else "contract"
+            RECORD.append(case_record(cls, case, verdict=verdict, reason=str(exc), row=row))
+        raise
+    failed = any(not c.passed for c in comparisons)
+    error = None
+    if failed:
+        error = ParityMismatch(failure_message(cls, case, comparisons), comparisons,
+                               lambda: diagnose(cls, case, comparisons))
     if RECORD is not None:
-        RECORD.append(case_record(cls, case, comparisons))
-    if any(not c.passed for c in comparisons):
-        raise ParityMismatch(failure_message(cls, case, comparisons), comparisons,
-                             lambda: diagnose(cls, case, comparisons))
+        RECORD.append(case_record(cls, case, comparisons, row=row))
+    if error is not None:
+        raise error
     return comparisons
 
 
@@ -47,7 +57,7 @@ def run_property(cls, row, settings=None):
     def parity(case):
         __tracebackhide__ = True
         try:
-            assert_parity(cls, case)
+            assert_parity(cls, case, row.name)
         except Unsupported as exc:
             declined.append(str(exc))
             return

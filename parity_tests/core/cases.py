@@ -76,6 +76,9 @@ class Case(Drawn):
     zero_inputs: bool = False
     lengths: tuple | None = None  # variable-length sequences (scratch's RNN extension)
     truncate: int | None = None  # truncated BPTT every k steps (scratch's RNN extension)
+    # Upstream gradients are standard normal times grad_scale: a row with large ones (100)
+    # is where an implementation that clips its gradients shows.
+    grad_scale: float = 1.0
 
     @property
     def family(self):
@@ -99,7 +102,7 @@ class Case(Drawn):
             keep = name == "x" or c.has_h0  # states are drawn always, so the RNG stream is one
             arrays[name] = arrays[name].astype(dtype) if keep else None
         for name in flat(fam.backward_args):
-            arrays[name] = rng.standard_normal(shapes[name]).astype(dtype)
+            arrays[name] = (rng.standard_normal(shapes[name]) * self.grad_scale).astype(dtype)
         return arrays
 
     def describe(self) -> str:
@@ -109,7 +112,8 @@ class Case(Drawn):
                 + (", all-zero weights" if self.zero_weights else "")
                 + (", all-zero inputs" if self.zero_inputs else "")
                 + (f", lengths={list(self.lengths)}" if self.lengths is not None else "")
-                + (f", truncate={self.truncate}" if self.truncate is not None else ""))
+                + (f", truncate={self.truncate}" if self.truncate is not None else "")
+                + (f", upstream gradients x{self.grad_scale:g}" if self.grad_scale != 1.0 else ""))
 
 
 def weights(rng, shapes: dict, scale: float, zero: bool, dtype) -> dict:

@@ -18,8 +18,17 @@ import numpy as np
 from .family import describe, flat
 
 
+_HARNESS_CORE = os.path.dirname(os.path.abspath(__file__))
+
+
 class ContractViolation(AssertionError):
     """The implementation does not follow the contract (README, "The contract")."""
+
+
+class ImplementationError(AssertionError):
+    """The implementation raised an exception (other than NotImplementedError) in its
+    constructor, forward or backward: that case fails, with the exception's type, message
+    and the line of the implementation's code that raised it."""
 
 
 class Unsupported(Exception):
@@ -46,8 +55,40 @@ def load_impl(spec: str):
         raise ValueError(f"module {module_name!r} has no attribute {class_name!r} (from {spec!r})") from None
 
 
+def load_module(spec: str):
+    """``"module"`` -> the module (a convention whose plug-in is a module of functions)."""
+    if not isinstance(spec, str) or not spec or ":" in spec:
+        raise ValueError(f"this convention takes a module name (no ':Class'), got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(spec)
+    except ImportError as exc:
+        raise ValueError(
+            f"cannot import module {spec!r}: {exc}. Run from the directory that holds it, or add it to PYTHONPATH."
+        ) from exc
+
+
+def with_reduction(cls, reduction: str):
+    """``cls`` declared to reduce its weight and bias gradients over the batch by ``reduction``
+    ("mean": divided by the batch size). The harness then compares them with torch's
+    gradient of the batch-mean loss, i.e. torch's (sum) parameter gradients divided by B
+    (``core/runs.run_both``); dx and dh0 are per-sample and unchanged. The verdict names the
+    reduction through ``cli``."""
+    if reduction == "sum":
+        return cls
+    return type(cls.__name__, (cls,), {
+        "reduction": reduction, "cli": f"{impl_name(cls)} --reduction {reduction}",
+        "__module__": cls.__module__, "__qualname__": cls.__qualname__,
+    })
+
+
 def impl_name(cls) -> str:
-    """How to name ``cls`` on the command line (an adapted class names its convention)."""
+    """How to name ``cls`` on the command line. An adapted class (families/conventions.py)
+    carries ``cli``: the plug-in options as typed, e.g. ``"my_layers --convention cs231n"``."""
+    cli = getattr(cls, "cli", None)
+    if cli:
+        return cli
     learner = getattr(cls, "Learner", None)
     if learner is not None:
         return f"{learner.__module__}:{learner.__qualname__} --convention {cls.convention}"
@@ -60,8 +101,8 @@ def construct(cls, kwargs: dict):
     except NotImplementedError as exc:
         raise Unsupported(f"{impl_name(cls)} declined: {exc}") from None
     except Exception as exc:
-        raise ContractViolation(
-            f"{impl_name(cls)}({_kw(kwargs)}) raised {type(exc).__name__}: {exc} "
+        raise ImplementationError(
+            f"{impl_name(cls)}({_kw(kwargs)}) raised {type(exc).__name__}: {exc}{_where(exc)} "
             "(raise NotImplementedError to declare a configuration unsupported)"
         ) from exc
 
@@ -135,6 +176,22 @@ def _call(cls, method: str, fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except NotImplementedError as exc:
         raise Unsupported(f"{impl_name(cls)}.{method} raised NotImplementedError: {exc}") from None
+    except Exception as exc:
+        raise ImplementationError(f"{impl_name(cls)}.{method} raised {type(exc).__name__}: {exc}{_where(exc)}") from exc
+
+
+def _where(exc) -> str:
+    """`` (at file.py:12, in forward)``: the innermost frame of the exception's traceback."""
+    tb, last = exc.__traceback__, None
+    while tb is not None:  # the innermost frame that is not the harness's own
+        if not tb.tb_frame.f_code.co_filename.startswith(_HARNESS_CORE):
+            last = tb
+        tb = tb.tb_next
+    if last is None:  # e.g. a TypeError raised at the call: the plug-in's code never ran
+        return ""
+    tb = last
+    code = tb.tb_frame.f_code
+    return f" (at {os.path.basename(code.co_filename)}:{tb.tb_lineno}, in {code.co_name})"
 
 
 def _check_grads(cls, impl, shapes: dict, dtype) -> dict:

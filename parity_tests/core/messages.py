@@ -6,6 +6,7 @@ their text and records here, so they cannot disagree.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 
@@ -31,37 +32,98 @@ def failure_message(cls, case, comparisons) -> str:
     return "\n".join(lines)
 
 
+# "module::test[id]" of the running test, set by the pytest plugin (its module name, which
+# works with --pyargs from any folder, unlike a node id relative to some rootdir).
+CURRENT_TEST: str | None = None
+
+
 def reproduce_note(cls, case) -> str:
+    """Two lines that work pasted into the folder where the test ran: the pytest node as a
+    ``--pyargs`` module path (not a file path relative to some rootdir) and ``rnn-parity
+    repro`` with the case."""
     flag = case.family.option
-    node = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+    node = CURRENT_TEST or _pyargs(os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0])
     lines = ["To reproduce:"]
-    if node:
-        lines.append(f"  pytest {shlex.quote(node)} {flag} {impl_name(cls)}   (the ci profile is derandomized, dev replays .hypothesis/)")
+    if node and not node.startswith("::"):
+        lines.append(f"  pytest --pyargs {shlex.quote(node)} {flag} {impl_name(cls)}   "
+                     "(the ci profile is derandomized, dev replays .hypothesis/)")
     text = repr(case)
     quoted = f'"{text}"' if not set(text) & set('"$`\\!') else shlex.quote(text)
-    lines.append(f"  python -m parity_tests.tools.repro {flag} {impl_name(cls)} {quoted}")
+    lines.append(f"  rnn-parity repro {flag} {impl_name(cls)} {quoted}")
     return "\n".join(lines)
 
 
+def _pyargs(node: str) -> str:
+    """``parity_tests/tests/test_parity.py::test_parity[x]`` (relative to wherever pytest's
+    rootdir was) -> ``parity_tests.tests.test_parity::test_parity[x]``."""
+    path, sep, rest = node.partition("::")
+    parts = path.replace("\\", "/").removesuffix(".py").split("/")
+    if "parity_tests" in parts:
+        parts = parts[len(parts) - 1 - parts[::-1].index("parity_tests"):]
+        return ".".join(parts) + sep + rest
+    return node
+
+
+SCHEMA_VERSION = 1
+
+
 def case_record(cls, case, comparisons=None, *, verdict: str | None = None, reason: str | None = None,
-                diagnosis=None) -> dict:
-    """One checked case as a JSON-able dict (the same shape from the suite and the report)."""
+                diagnosis=None, row: str | None = None) -> dict:
+    """One checked case as a JSON-able dict: the same shape from the suite (``--parity-json``)
+    and the report (``rnn-parity report --json``). The README's "JSON schema" documents it."""
     if verdict is None:
         verdict = "pass" if all(c.passed for c in comparisons) else "fail"
-    record = {
-        "test": os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0],
+    failed = [c for c in comparisons or [] if not c.passed]
+    first = failed[0] if failed else None
+    return {
         "family": case.family.name,
+        "name": row,
         "implementation": impl_name(cls),
+        "config": dataclasses.asdict(case.config),
         "case": repr(case),
         "verdict": verdict,
-        "comparisons": [c.as_dict() for c in comparisons or []],
+        "reason": reason,
+        "tensors": [
+            {"name": c.tensor, "max_abs": c.max_abs, "max_rel": c.max_rel, "allowed": c.allowed_abs,
+             "normwise": c.normwise, "mismatched": c.mismatched, "total": c.total, "ok": c.passed,
+             "where": c.abs_where or None}
+            for c in comparisons or []
+        ],
+        "first_failure": None if first is None else {
+            "tensor": first.tensor, "index": list(first.abs_index) if first.abs_index is not None else None,
+            "location": first.abs_where or None, "max_abs": first.max_abs, "allowed": first.allowed_abs,
+        },
+        "suspects": [] if diagnosis is None else diagnosis.as_dict()["suspects"],
+        "diagnosis": None if diagnosis is None else diagnosis.render(),
+        "test": os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0] or None,
     }
-    if reason is not None:
-        record["reason"] = reason
-    if diagnosis is not None:
-        record["diagnosis"] = diagnosis.render()
-        record["suspects"] = diagnosis.as_dict()["suspects"]
-    return record
+
+
+def json_document(records: list, *, source: str) -> dict:
+    """The whole JSON file: versions, counts by verdict, and the records (``rows``)."""
+    import platform
+    from importlib import metadata
+
+    import numpy
+
+    def version(dist):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    counts = {k: 0 for k in ("passed", "failed", "declined", "contract")}
+    key = {"pass": "passed", "fail": "failed", "declined": "declined", "contract": "contract"}
+    for r in records:
+        counts[key[r["verdict"]]] += 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "source": source,
+        "versions": {"rnn_parity": version("rnn-parity"), "torch": version("torch"),
+                     "numpy": numpy.__version__, "python": platform.python_version()},
+        "counts": counts,
+        "rows": records,
+    }
 
 
 class ParityMismatch(AssertionError):

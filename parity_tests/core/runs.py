@@ -63,6 +63,10 @@ def run_both(cls, case) -> Run:
     mine = run_impl(cls, case, arrays)
     ref = reference(case, arrays)
     bounds = fam.bounds(case, arrays)
+    if getattr(cls, "reduction", "sum") == "mean":  # --reduction mean (contract.with_reduction)
+        B = case.config.batch
+        for name in [n for n in ref if n.startswith("grad ")]:
+            ref[name], bounds[name] = ref[name] / B, bounds[name] / B
     locate = lambda tensor, index: fam.locate(case.config, tensor, index)  # noqa: E731
     comparisons = compare_all(mine, ref, bounds, dtype=arrays["x"].dtype, locate=locate)
     return Run(case, arrays, mine, ref, bounds, comparisons)

@@ -19,24 +19,37 @@ from hypothesis import strategies as st
 from .cases import MAX_INPUT_SCALE, MAX_WEIGHT_SCALE, MIN_NONZERO_SCALE, Case
 
 
-def scales(max_weight_scale: float = MAX_WEIGHT_SCALE, max_input_scale: float = MAX_INPUT_SCALE) -> dict:
+def scales(max_weight_scale: float = MAX_WEIGHT_SCALE, max_input_scale: float = MAX_INPUT_SCALE,
+           min_weight_scale: float | None = None) -> dict:
     """Strategies for a case's seed and scales: 0 exactly, or a normal number of at least
-    MIN_NONZERO_SCALE (core/cases.py says why)."""
+    MIN_NONZERO_SCALE (core/cases.py says why). ``min_weight_scale``: draw the weight scale
+    from [min_weight_scale, max_weight_scale] only (a row where gradients must carry back
+    through many steps: truncated BPTT shows only there)."""
     if not 0 < max_weight_scale <= MAX_WEIGHT_SCALE:
         raise ValueError(f"max_weight_scale must be in (0, {MAX_WEIGHT_SCALE}], got {max_weight_scale}")
     if not 0 < max_input_scale <= MAX_INPUT_SCALE:
         raise ValueError(f"max_input_scale must be in (0, {MAX_INPUT_SCALE}], got {max_input_scale}")
+    if min_weight_scale is None:
+        weight = st.one_of(st.just(0.0), st.floats(MIN_NONZERO_SCALE, max_weight_scale))
+    elif MIN_NONZERO_SCALE <= min_weight_scale <= max_weight_scale:
+        weight = st.floats(min_weight_scale, max_weight_scale)
+    else:
+        raise ValueError(f"min_weight_scale must be in [{MIN_NONZERO_SCALE}, {max_weight_scale}], got {min_weight_scale}")
     return dict(
         seed=st.integers(0, 2**32 - 1),
-        weight_scale=st.one_of(st.just(0.0), st.floats(MIN_NONZERO_SCALE, max_weight_scale)),
+        weight_scale=weight,
         input_scale=st.one_of(st.just(0.0), st.floats(MIN_NONZERO_SCALE, max_input_scale)),
     )
 
 
 def cases(family, *, max_weight_scale: float = MAX_WEIGHT_SCALE, max_input_scale: float = MAX_INPUT_SCALE,
-          **config_knobs):
-    """Cases of ``family``; ``config_knobs`` go to ``family.configs``."""
-    return st.builds(Case, config=family.configs(**config_knobs), **scales(max_weight_scale, max_input_scale))
+          min_weight_scale: float | None = None, grad_scale: float = 1.0, **config_knobs):
+    """Cases of ``family``; ``config_knobs`` go to ``family.configs``. ``grad_scale``
+    multiplies the upstream gradients (pinned, not drawn)."""
+    if not 0 < grad_scale <= 1e4:
+        raise ValueError(f"grad_scale must be in (0, 1e4], got {grad_scale}")
+    return st.builds(Case, config=family.configs(**config_knobs), grad_scale=st.just(grad_scale),
+                     **scales(max_weight_scale, max_input_scale, min_weight_scale))
 
 
 @st.composite

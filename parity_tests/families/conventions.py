@@ -1,34 +1,106 @@
-"""Adapters: a class written in a learner's convention, wrapped into the contract.
+"""Adapters: an RNN written in a learner's convention, wrapped into the contract.
 
-    pytest --rnn-impl mymodule:MyRNN --convention column     # seeds 000 / 001
-    pytest --rnn-impl mymodule:MyRNN --convention rows       # seed 003
+    pytest --rnn-impl mymodule:MyRNN --convention column     # seeds 000 / 001 (a class)
+    pytest --rnn-impl mymodule:MyRNN --convention rows       # seed 003 (a class)
+    pytest --rnn-impl my_layers --convention cs231n          # CS231n (a module of functions)
+    pytest --rnn-impl my_rnn --convention columns            # deeplearning.ai (a module of functions)
+    pytest --rnn-impl mymodule:MyRNN --reduction mean        # weight grads are batch means
 
-``column`` (column vectors, one sample at a time):  W (H, I), U (H, H), b (H, 1)
+``column`` (a class; column vectors, one sample at a time):  W (H, I), U (H, H), b (H, 1)
+    Cls(input_size, hidden_size); the adapter assigns W, U, b
     forward(xs (T, I, 1), h0 (H, 1)) -> hs (T, H, 1)
     backward(dhs (T, H, 1), dh_last (H, 1)) -> (dxs (T, I, 1), dh0 (H, 1)); sets dW, dU, db
-``rows`` (batch-first rows):  Wx (I, H), Wh (H, H), B (H,)
+``rows`` (a class; batch-first rows):  Wx (I, H), Wh (H, H), B (H,)
+    Cls(n_features, n_nodes); the adapter assigns Wx, Wh, B
     forward(X (batch, T, I), h0 (batch, H)) -> hs (batch, T, H)
     backward(dhs (batch, T, H), dh_last (batch, H)) -> (dX, dh0); sets dWx, dWh, dB
+``cs231n`` (a module of functions, CS231n assignment 3):
+    rnn_forward(x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,)) -> (h (N, T, H), cache)
+    rnn_backward(dh (N, T, H), cache) -> (dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,))
+``columns`` (a module of functions, deeplearning.ai "Building your RNN step by step"):
+    rnn_forward(x (n_x, m, T), a0 (n_a, m), parameters) -> (a (n_a, m, T), y_pred, caches)
+        or (a, caches); parameters = {"Wax" (n_a, n_x), "Waa" (n_a, n_a), "ba" (n_a, 1),
+        "Wya" (1, n_a) zeros, "by" (1, 1) zeros}
+    rnn_backward(da (n_a, m, T), caches) -> {"dx" (n_x, m, T), "da0" (n_a, m),
+        "dWax" (n_a, n_x), "dWaa" (n_a, n_a), "dba" (n_a, 1)}  (other keys ignored)
 
-Both conventions are single-layer, unidirectional tanh RNNs with ONE bias; every other
+In both module conventions ``dh`` / ``da`` is the upstream gradient on every hidden state;
+h_n is the last one, so the adapter adds torch's d_h_n into the last time step's slice.
+
+Every convention is a single-layer, unidirectional tanh RNN with ONE bias; every other
 configuration is declined (NotImplementedError: reported as skipped). The single bias is
 compared with torch's two by splitting: the adapter gives the learner b = b_ih + b_hh, and
 reports the learner's db as the gradient of each (they are equal: a = ... + b_ih + b_hh).
 The column convention handles one sample at a time, so the adapter loops over the batch
 (re-running forward before each backward, since a learner caches only its last call) and
-sums the weight gradients.
+sums the weight gradients. A learner's results are cast to the dtype of the inputs (the
+conventions take no dtype, and ``np.zeros((N, T, H))`` is float64).
+
+``reduction="mean"`` (``--reduction mean``, with or without a convention): the learner's
+weight and bias gradients are batch MEANS. The returned class says so with its class
+attribute ``reduction = "mean"``, and ``core/runs.run_both`` compares those gradients with
+torch's mean-reduced ones: torch's sum-reduced gradient divided by B (its error bound too);
+dx and dh0 are compared as they are. The column convention's learner sees one sample at a
+time, so its gradients are per sample whatever the course averages later: under ``mean``
+the adapter AVERAGES them over the batch instead of summing, and a correct column learner
+passes either way.
+
+``adapt(target, convention, reduction, spec)`` returns a class under the contract whose
+``cli`` attribute is the options as typed (``"my_layers --convention cs231n --reduction
+mean"``): failure messages and reproduce lines print it (``core.contract.impl_name``).
 """
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
-CONVENTIONS = ("column", "rows")
+from ..core.contract import ContractViolation
+
+CONVENTIONS = {
+    "column": "seeds 000/001: a class, column vectors one sample at a time; W (H, I), U (H, H), b (H, 1)",
+    "rows": "seed 003: a class, batch-first rows; Wx (I, H), Wh (H, H), B (H,)",
+    "cs231n": "CS231n: a module with rnn_forward(x, h0, Wx, Wh, b) and rnn_backward(dh, cache); "
+              "x (N, T, D), Wx (D, H), b (H,)",
+    "columns": "deeplearning.ai: a module with rnn_forward(x, a0, parameters) and rnn_backward(da, caches); "
+               "x (n_x, m, T), Wax (n_a, n_x), ba (n_a, 1)",
+}
+# --rnn-impl names a module (no ":Class") for these.
+MODULE_CONVENTIONS = frozenset({"cs231n", "columns"})
+REDUCTIONS = {
+    "sum": "weight and bias gradients summed over the batch (torch's, for a summed loss)",
+    "mean": "weight and bias gradients averaged over the batch (checked against torch's sum / B)",
+}
+# The functions a module convention calls.
+_MODULE_FUNCTIONS = ("rnn_forward", "rnn_backward")
+
+
+def _describe(value) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"ndarray of shape {value.shape}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
 
 
 class _Adapter:
+    """A single-layer, unidirectional tanh RNN in a learner's convention, under the contract.
+
+    A subclass says how to call the learner: ``_initial_params()``, ``_run_forward(xt (T, B,
+    I), h0 (B, H), weights) -> hs (T, B, H)`` and ``_run_backward(xt, h0, weights, dy (T, B,
+    H), d_last (B, H)) -> (dx (T, B, I), dh0 (B, H), (dW_ih (H, I), dW_hh (H, H), db (H,)))``,
+    where ``weights = (W_ih (H, I), W_hh (H, H), b (H,))`` in torch's layout. Everything it
+    is given is its own copy, so a learner that writes into its arguments cannot touch the
+    caller's arrays.
+    """
+
     Learner = None
     convention = ""
+    cli = ""
+    reduction = "sum"
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, bidirectional=False):
@@ -37,58 +109,101 @@ class _Adapter:
                 f"the {self.convention} convention is a single-layer, unidirectional tanh RNN"
             )
         self.I, self.H, self.bias, self.batch_first = input_size, hidden_size, bias, batch_first
-        self.learner = self.Learner(input_size, hidden_size)
-        self.params = self._from_learner()
+        self.params = self._initial_params()
         if bias:
             self.params["bias_hh_l0"] = np.zeros_like(self.params["bias_ih_l0"])
         else:
             self.params.pop("bias_ih_l0")
         self.grads = {}
 
-    def _bias(self, dtype):
+    def _weights(self, dtype):
+        """(W_ih (H, I), W_hh (H, H), b (H,)) read from params now (the harness assigns them)."""
         if self.bias:
-            return self.params["bias_ih_l0"] + self.params["bias_hh_l0"]  # b = b_ih + b_hh
-        return np.zeros(self.H, dtype=dtype)
+            b = self.params["bias_ih_l0"] + self.params["bias_hh_l0"]  # b = b_ih + b_hh
+        else:
+            b = np.zeros(self.H, dtype=dtype)
+        return np.array(self.params["weight_ih_l0"]), np.array(self.params["weight_hh_l0"]), b
 
     def forward(self, x, h0=None):
-        xt = x.swapaxes(0, 1) if self.batch_first else x  # (T, B, I)
+        xt = np.array(x.swapaxes(0, 1) if self.batch_first else x)  # (T, B, I), our own copy
         T, B, _ = xt.shape
-        h0 = np.zeros((1, B, self.H), dtype=x.dtype) if h0 is None else h0
-        self._to_learner(x.dtype)
-        self._saved = (xt, h0)
-        hs = self._run_forward(xt, h0[0])  # (T, B, H)
+        h0 = np.zeros((B, self.H), dtype=x.dtype) if h0 is None else np.array(h0[0])
+        weights = self._weights(x.dtype)
+        self._saved = (xt, h0, weights)
+        hs = self._run_forward(*self._copies()).astype(x.dtype, copy=False)  # (T, B, H)
         out = hs.swapaxes(0, 1) if self.batch_first else hs
         return np.ascontiguousarray(out), hs[-1][None].copy()
 
     def backward(self, d_output, d_h_n=None):
-        xt, h0 = self._saved
-        dy = d_output.swapaxes(0, 1) if self.batch_first else d_output
-        d_last = np.zeros_like(h0[0]) if d_h_n is None else d_h_n[0]
-        dx, dh0, grads = self._run_backward(xt, h0[0], dy, d_last)
-        self.grads = {"weight_ih_l0": grads[0], "weight_hh_l0": grads[1]}
-        if self.bias:
-            self.grads["bias_ih_l0"], self.grads["bias_hh_l0"] = grads[2], grads[2].copy()
+        xt, h0, _ = self._saved
+        dtype = xt.dtype
+        dy = np.array(d_output.swapaxes(0, 1) if self.batch_first else d_output)  # (T, B, H)
+        d_last = np.zeros_like(h0) if d_h_n is None else np.array(d_h_n[0])
+        dx, dh0, grads = self._run_backward(*self._copies(), dy, d_last)
+        self.grads = {"weight_ih_l0": np.asarray(grads[0]).astype(dtype),
+                      "weight_hh_l0": np.asarray(grads[1]).astype(dtype)}
+        if self.bias:  # the one bias's gradient is the gradient of each of torch's two
+            db = np.asarray(grads[2]).astype(dtype)
+            self.grads["bias_ih_l0"], self.grads["bias_hh_l0"] = db, db.copy()
         dx = dx.swapaxes(0, 1) if self.batch_first else dx
-        return np.ascontiguousarray(dx), dh0[None]
+        return np.ascontiguousarray(dx, dtype=dtype), np.asarray(dh0, dtype=dtype)[None].copy()
+
+    def _copies(self):
+        xt, h0, (w_ih, w_hh, b) = self._saved
+        return xt.copy(), h0.copy(), (w_ih.copy(), w_hh.copy(), b.copy())
+
+    # -- checking what a module convention's functions return -------------------------
+    def _call(self, name: str, *args):
+        return getattr(self.Learner, name)(*args)
+
+    def _tuple(self, fn: str, value, names: tuple, lengths: tuple):
+        if not isinstance(value, (tuple, list)) or len(value) not in lengths:
+            raise ContractViolation(
+                f"{self.cli}: under the {self.convention} convention {fn} must return a tuple "
+                f"{names}, got {_describe(value)}"
+            )
+        return value
+
+    def _array(self, fn: str, name: str, value, shape: tuple, meaning: str):
+        if not isinstance(value, np.ndarray):
+            raise ContractViolation(
+                f"{self.cli}: under the {self.convention} convention {fn} must return {name} "
+                f"as a numpy array {meaning}, got {_describe(value)}"
+            )
+        if value.shape != tuple(shape):
+            raise ContractViolation(
+                f"{self.cli}: under the {self.convention} convention {fn} must return {name} "
+                f"of shape {tuple(shape)} {meaning}, got {value.shape}"
+            )
+        return value
 
 
-class _ColumnAdapter(_Adapter):
+class _ClassAdapter(_Adapter):
+    """A convention whose learner is a class with attributes for the weights."""
+
+    def _initial_params(self):
+        self.learner = self.Learner(self.I, self.H)
+        return self._from_learner()
+
+
+class _ColumnAdapter(_ClassAdapter):
     convention = "column"
 
     def _from_learner(self):
         L = self.learner
         return {"weight_ih_l0": np.array(L.W), "weight_hh_l0": np.array(L.U), "bias_ih_l0": np.array(L.b)[:, 0]}
 
-    def _to_learner(self, dtype):
+    def _set(self, weights):
         L = self.learner
-        L.W, L.U = self.params["weight_ih_l0"].copy(), self.params["weight_hh_l0"].copy()
-        L.b = self._bias(dtype)[:, None].copy()
+        L.W, L.U, L.b = weights[0], weights[1], weights[2][:, None]
 
-    def _run_forward(self, xt, h0):
+    def _run_forward(self, xt, h0, weights):
+        self._set(weights)
         cols = [self.learner.forward(xt[:, b, :, None], h0[b][:, None]) for b in range(xt.shape[1])]
         return np.stack([c[:, :, 0] for c in cols], axis=1)
 
-    def _run_backward(self, xt, h0, dy, d_last):
+    def _run_backward(self, xt, h0, weights, dy, d_last):
+        self._set(weights)
         L = self.learner
         dx, dh0 = np.zeros_like(xt), np.zeros_like(h0)
         grads = None
@@ -98,10 +213,12 @@ class _ColumnAdapter(_Adapter):
             dx[:, b], dh0[b] = dxs[:, :, 0], dh0_b[:, 0]
             g = (L.dW, L.dU, L.db[:, 0])
             grads = g if grads is None else tuple(s + t for s, t in zip(grads, g))
+        if self.reduction == "mean":  # per-sample gradients: their batch mean, not their sum
+            grads = tuple(g / xt.shape[1] for g in grads)
         return dx, dh0, grads
 
 
-class _RowsAdapter(_Adapter):
+class _RowsAdapter(_ClassAdapter):
     convention = "rows"
 
     def _from_learner(self):
@@ -109,32 +226,186 @@ class _RowsAdapter(_Adapter):
         return {"weight_ih_l0": np.array(L.Wx).T.copy(), "weight_hh_l0": np.array(L.Wh).T.copy(),
                 "bias_ih_l0": np.array(L.B)}
 
-    def _to_learner(self, dtype):
+    def _set(self, weights):
         L = self.learner
-        L.Wx, L.Wh = self.params["weight_ih_l0"].T.copy(), self.params["weight_hh_l0"].T.copy()
-        L.B = self._bias(dtype).copy()
+        L.Wx, L.Wh, L.B = weights[0].T.copy(), weights[1].T.copy(), weights[2]
 
-    def _run_forward(self, xt, h0):
+    def _run_forward(self, xt, h0, weights):
+        self._set(weights)
         return self.learner.forward(xt.swapaxes(0, 1), h0).swapaxes(0, 1)
 
-    def _run_backward(self, xt, h0, dy, d_last):
+    def _run_backward(self, xt, h0, weights, dy, d_last):
+        self._set(weights)
         L = self.learner
         L.forward(xt.swapaxes(0, 1), h0)
         dX, dh0 = L.backward(dy.swapaxes(0, 1), d_last)
         return dX.swapaxes(0, 1), dh0, (L.dWx.T, L.dWh.T, L.dB)
 
 
-def adapt(learner_cls, convention: str):
-    """Wrap ``learner_cls`` (written in ``convention``) into a class under the contract."""
-    bases = {"column": _ColumnAdapter, "rows": _RowsAdapter}
-    if convention not in bases:
-        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
-    return type(
-        f"{learner_cls.__name__}",
-        (bases[convention],),
-        {"Learner": learner_cls, "__module__": learner_cls.__module__,
-         "__qualname__": f"{learner_cls.__qualname__}[{convention} adapter]"},
-    )
+class _ModuleAdapter(_Adapter):
+    """A convention whose learner is a module of functions; the weights live only in params.
+
+    backward re-runs the learner's forward on the saved inputs for a fresh cache (as the
+    rows adapter does), so a backward that consumes its cache cannot break a second call.
+    """
+
+    def _initial_params(self):
+        # The harness assigns its own weights; these only make a usable default object.
+        rng = np.random.default_rng(0)
+        return {"weight_ih_l0": rng.standard_normal((self.H, self.I)) * 0.1,
+                "weight_hh_l0": rng.standard_normal((self.H, self.H)) * 0.1,
+                "bias_ih_l0": np.zeros(self.H)}
+
+
+class _CS231nAdapter(_ModuleAdapter):
+    convention = "cs231n"
+
+    def _forward_cache(self, xt, h0, weights):
+        w_ih, w_hh, b = weights
+        T, N, D = xt.shape
+        x = np.ascontiguousarray(xt.swapaxes(0, 1))  # (N, T, D)
+        h, cache = self._tuple("rnn_forward", self._call("rnn_forward", x, h0, w_ih.T.copy(), w_hh.T.copy(), b),
+                               ("h", "cache"), (2,))
+        self._array("rnn_forward", "h", h, (N, T, self.H), "(N, T, H): every hidden state")
+        return h, cache
+
+    def _run_forward(self, xt, h0, weights):
+        return self._forward_cache(xt, h0, weights)[0].swapaxes(0, 1)
+
+    def _run_backward(self, xt, h0, weights, dy, d_last):
+        T, N, D = xt.shape
+        H = self.H
+        _, cache = self._forward_cache(xt, h0, weights)
+        dh = np.ascontiguousarray(dy.swapaxes(0, 1))  # (N, T, H), our own copy
+        dh[:, -1] += d_last  # h_n = h[:, -1]: its upstream gradient joins the last step's
+        names = ("dx", "dh0", "dWx", "dWh", "db")
+        result = self._tuple("rnn_backward", self._call("rnn_backward", dh, cache), names, (5,))
+        for name, value, shape, meaning in zip(names, result, ((N, T, D), (N, H), (D, H), (H, H), (H,)),
+                                               ("(N, T, D)", "(N, H)", "(D, H)", "(H, H)", "(H,)")):
+            self._array("rnn_backward", name, value, shape, meaning)
+        dx, dh0, dWx, dWh, db = result
+        return dx.swapaxes(0, 1), dh0, (dWx.T, dWh.T, db)
+
+
+class _ColumnsAdapter(_ModuleAdapter):
+    convention = "columns"
+
+    def _forward_cache(self, xt, h0, weights):
+        w_ih, w_hh, b = weights
+        T, m, n_x = xt.shape
+        n_a, dtype = self.H, xt.dtype
+        x = np.ascontiguousarray(xt.transpose(2, 1, 0))  # (n_x, m, T)
+        # The course's rnn_forward reads n_y from Wya and computes y_pred: a zero output
+        # layer of one unit keeps it running and is never compared.
+        parameters = {"Wax": w_ih, "Waa": w_hh, "ba": b[:, None].copy(),
+                      "Wya": np.zeros((1, n_a), dtype=dtype), "by": np.zeros((1, 1), dtype=dtype)}
+        result = self._tuple("rnn_forward", self._call("rnn_forward", x, np.ascontiguousarray(h0.T), parameters),
+                             ("a", "y_pred", "caches"), (2, 3))
+        a, caches = result[0], result[-1]
+        self._array("rnn_forward", "a", a, (n_a, m, T), "(n_a, m, T_x): every hidden state")
+        return a, caches
+
+    def _run_forward(self, xt, h0, weights):
+        return self._forward_cache(xt, h0, weights)[0].transpose(2, 1, 0)
+
+    def _run_backward(self, xt, h0, weights, dy, d_last):
+        T, m, n_x = xt.shape
+        n_a = self.H
+        _, caches = self._forward_cache(xt, h0, weights)
+        da = np.ascontiguousarray(dy.transpose(2, 1, 0))  # (n_a, m, T), our own copy
+        da[:, :, -1] += d_last.T  # h_n = a[:, :, -1]: its upstream gradient joins the last step's
+        gradients = self._call("rnn_backward", da, caches)
+        shapes = {"dx": ((n_x, m, T), "(n_x, m, T_x)"), "da0": ((n_a, m), "(n_a, m)"),
+                  "dWax": ((n_a, n_x), "(n_a, n_x)"), "dWaa": ((n_a, n_a), "(n_a, n_a)"),
+                  "dba": ((n_a, 1), "(n_a, 1)")}
+        if not isinstance(gradients, dict) or set(shapes) - set(gradients):
+            missing = sorted(set(shapes) - set(gradients)) if isinstance(gradients, dict) else list(shapes)
+            raise ContractViolation(
+                f"{self.cli}: under the columns convention rnn_backward must return a dict with keys "
+                f"{list(shapes)}; got {_describe(gradients) if not isinstance(gradients, dict) else 'a dict'}"
+                f" missing {missing}"
+            )
+        for name, (shape, meaning) in shapes.items():
+            self._array("rnn_backward", f'gradients["{name}"]', gradients[name], shape, meaning)
+        g = gradients
+        return g["dx"].transpose(2, 1, 0), g["da0"].T, (g["dWax"], g["dWaa"], g["dba"][:, 0])
+
+
+_BASES = {"column": _ColumnAdapter, "rows": _RowsAdapter, "cs231n": _CS231nAdapter, "columns": _ColumnsAdapter}
+
+
+def _module_name(target) -> str:
+    """A module's name; any other object with the functions is named by its type."""
+    return getattr(target, "__name__", None) or type(target).__name__
+
+
+def _command_line(target, convention, reduction, spec) -> str:
+    if spec is None:
+        spec = (_module_name(target) if convention in MODULE_CONVENTIONS
+                else f"{target.__module__}:{target.__qualname__}")
+    return (f"{spec}{f' --convention {convention}' if convention else ''}"
+            f"{' --reduction mean' if reduction == 'mean' else ''}")
+
+
+def _check_target(target, convention) -> None:
+    if convention in MODULE_CONVENTIONS:
+        missing = [f for f in _MODULE_FUNCTIONS if not callable(getattr(target, f, None))]
+        if missing:
+            raise TypeError(
+                f"target: the {convention} convention takes a module with functions "
+                f"{' and '.join(_MODULE_FUNCTIONS)} (--rnn-impl names the module, no ':Class'); "
+                f"{_module_name(target)} has no {' and no '.join(missing)}"
+            )
+    elif not inspect.isclass(target):
+        what = f"the {convention} convention wraps" if convention else "without --convention, --rnn-impl names"
+        raise TypeError(
+            f"target: {what} a class (--rnn-impl module:Class), got "
+            f"{getattr(target, '__name__', None) or _describe(target)} ({type(target).__name__})"
+        )
+
+
+def adapt(target, convention: str | None, reduction: str = "sum", spec: str | None = None):
+    """A class under the RNN contract for ``target`` written in ``convention``.
+
+    ``target``: the class (``column``, ``rows``, or no convention) or the module (a name in
+    ``MODULE_CONVENTIONS``: any object with functions ``rnn_forward`` and ``rnn_backward``).
+    ``convention``: a key of ``CONVENTIONS``, or None for a class already under the
+    contract. ``reduction``: ``"sum"`` (torch's) or ``"mean"`` (weight and bias gradients
+    averaged over the batch). ``spec``: the plug-in as typed (``"my_layers"``,
+    ``"mymod:MyRNN"``), for the ``cli`` attribute; derived from ``target`` when None.
+
+    ``adapt(cls, None, "sum")`` is ``cls`` itself; ``adapt(cls, None, "mean")`` a subclass of
+    it. Otherwise an adapter class. Either carries ``cli`` (the options as typed, e.g.
+    ``"my_layers --convention cs231n --reduction mean"``) and ``reduction``, which
+    ``core/runs.run_both`` reads (``"mean"``: the weight and bias gradients are compared
+    with torch's divided by the batch size); an adapter also ``Learner`` (the target) and
+    ``convention``. An unknown convention or reduction is a ValueError naming the argument
+    and the choices, a target of the wrong kind a TypeError.
+    """
+    if convention is not None and convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {list(CONVENTIONS)} (or None), got {convention!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
+    if spec is not None and not isinstance(spec, str):
+        raise TypeError(f"spec must be the plug-in as typed (a str) or None, got {type(spec).__name__}")
+    _check_target(target, convention)
+    if convention is None and reduction == "sum":
+        return target
+
+    cli = _command_line(target, convention, reduction, spec)
+    if convention in MODULE_CONVENTIONS:
+        module = qual = _module_name(target)
+    else:
+        module, qual = target.__module__, target.__qualname__
+    name = qual.rsplit(".", 1)[-1]
+    if convention is not None:
+        return type(name, (_BASES[convention],),
+                    {"Learner": target, "cli": cli, "reduction": reduction, "__module__": module,
+                     "__qualname__": f"{qual}[{convention} adapter]"})
+    # A class under the contract, declared to average: core/runs.run_both reads
+    # ``reduction`` and compares its gradients with torch's divided by B.
+    return type(name, (target,), {"cli": cli, "reduction": reduction, "__module__": module,
+                                  "__qualname__": qual})
 
 
 def rows_to_torch(Wx, Wh, B) -> dict:

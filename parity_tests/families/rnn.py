@@ -17,6 +17,7 @@ from rnn_parity.reference.torch_ref import param_shapes
 
 from ..core.cases import Case, ConfigBase, module_field, with_pins
 from ..core.family import Family, Row
+from . import entry
 from ..core.strategies import draw_flags, draw_sizes
 from . import rnn_diagnosis
 
@@ -88,6 +89,7 @@ def configs(
     *,
     max_input_size: int = 5,
     max_hidden_size: int = 5,
+    min_seq_len: int = 1,
     max_seq_len: int = 7,
     max_batch: int = 3,
     num_layers=None,
@@ -107,7 +109,7 @@ def configs(
     flags = draw_flags(
         draw, nonlinearity=nonlinearity, bias=bias, batch_first=batch_first, bidirectional=bidirectional
     )
-    seq_len, batch = draw(st.integers(1, max_seq_len)), draw(st.integers(1, max_batch))
+    seq_len, batch = draw(st.integers(min_seq_len, max_seq_len)), draw(st.integers(1, max_batch))
     return RNNConfig(
         input_size=input_size, hidden_size=hidden_size, num_layers=layers, seq_len=seq_len, batch=batch,
         **flags, **draw_flags(draw, dtype=dtype, has_h0=has_h0),
@@ -191,6 +193,8 @@ def _rc(**kw) -> RNNConfig:
     return RNNConfig(**base)
 
 
+_MINIMAL = dict(nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False, bias=True, dtype="float64")
+
 ROWS = (
     Row("tanh_basic", "rnn", dict(nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False, dtype="float64"), _rc()),
     Row("relu_basic", "rnn", dict(nonlinearity="relu", num_layers=1, bidirectional=False, batch_first=False, dtype="float64"), _rc(nonlinearity="relu")),
@@ -202,16 +206,22 @@ ROWS = (
     Row("multilayer", "rnn", dict(num_layers=(2, 3), dtype="float64"), _rc(num_layers=3)),
     Row("deep_bidir_batch_first", "rnn", dict(num_layers=(2, 3), bidirectional=True, batch_first=True, dtype="float64"),
         _rc(num_layers=2, bidirectional=True, batch_first=True, nonlinearity="relu")),
-    Row("float32", "rnn", dict(dtype="float32"), _rc(dtype="float32", num_layers=2, bidirectional=True)),
+    # The report runs the float32 row at the smallest capability first, so a single-layer
+    # plug-in is checked in float32 too, then the deep bidirectional one.
+    Row("float32", "rnn", dict(dtype="float32"), (_rc(dtype="float32"), _rc(dtype="float32", num_layers=2, bidirectional=True))),
+    # Long sequences with weights that carry gradients back (weight scale >= 1: a window of 4
+    # steps drops a term far above the budget): truncated BPTT shows here. The simplest
+    # capability (one layer, tanh, time-major) so every plug-in can run it.
+    Row("long_sequences", "rnn", dict(_MINIMAL, min_seq_len=16, max_seq_len=20, min_weight_scale=1.0),
+        Case(_rc(seq_len=20, hidden_size=6), weight_scale=2.5)),
+    # Upstream gradients 100x: an implementation that clips its gradients (to 1, 5, ...) shows.
+    Row("large_upstream_gradients", "rnn", dict(_MINIMAL, grad_scale=100.0), Case(_rc(seq_len=8), grad_scale=100.0)),
     Row("anything", "rnn", dict(), _rc(num_layers=2, bidirectional=True, batch_first=True, bias=False, has_h0=False)),
 )
 
 
 RNN = Family(
-    name="rnn",
-    torch_name="torch.nn.RNN",
-    option="--rnn-impl",
-    default_impl="rnn_parity.scratch:RNN",
+    **entry("rnn").fields(),
     config_cls=RNNConfig,
     forward_args=("x", "h0"),
     forward_returns=("output", "h_n"),

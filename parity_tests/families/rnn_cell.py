@@ -18,6 +18,7 @@ from rnn_parity.reference.torch_ref import param_shapes
 
 from ..core.cases import Case, ConfigBase, module_field, with_pins
 from ..core.family import Family, Row
+from . import entry
 from .rnn import configs as rnn_configs
 
 
@@ -121,10 +122,7 @@ ROWS = (
 )
 
 RNN_CELL = Family(
-    name="rnn_cell",
-    torch_name="torch.nn.RNNCell",
-    option="--cell-impl",
-    default_impl="rnn_parity.scratch:RNNCell",
+    **entry("rnn_cell").fields(),
     config_cls=CellConfig,
     forward_args=("x", "h"),
     forward_returns="h_next",

@@ -3,7 +3,7 @@ declines a configuration with NotImplementedError has it reported as skipped."""
 
 import pytest
 
-from parity_tests.core.contract import ContractViolation, load_impl
+from parity_tests.core.contract import ContractViolation, ImplementationError, load_impl
 from parity_tests.families import row_by_name
 from parity_tests.meta_tests._subprocess import run_pytest
 from parity_tests.planted import broken
@@ -17,7 +17,13 @@ VIOLATIONS = [
     (broken.WritesIntoInput, "tanh_basic", r"WritesIntoInput\.forward modified its argument x in place"),
     (broken.UpcastsToFloat64, "float32", r"has dtype float64, but the inputs were float32"),
     (broken.WrongParamNames, "tanh_basic", r"\.params \(after construction\) keys .* missing \['weight_hh_l0'\], unexpected \['weight_rec_l0'\]"),
-    (broken.RejectsBatchFirstKeyword, "tanh_basic", r"RejectsBatchFirstKeyword\(.*\) raised TypeError: .*batch_first"),
+]
+# A plug-in that raises (anything but NotImplementedError) fails that case with the
+# exception's type, message and the line that raised it: never a crash of the harness.
+RAISES = [
+    (broken.RejectsBatchFirstKeyword, r"RejectsBatchFirstKeyword\(.*\) raised TypeError: .*batch_first"),
+    (broken.ForwardRaises, r"ForwardRaises\.forward raised ZeroDivisionError: .* \(at broken\.py:\d+, in forward\)"),
+    (broken.BackwardRaises, r"BackwardRaises\.backward raised KeyError: .* \(at broken\.py:\d+, in backward\)"),
 ]
 
 
@@ -25,6 +31,12 @@ VIOLATIONS = [
 def test_contract_violation_is_named(cls, row, message):
     with pytest.raises(ContractViolation, match=message):
         run_property(cls, row_by_name(row))
+
+
+@pytest.mark.parametrize("cls, message", RAISES, ids=[v[0].__name__ for v in RAISES])
+def test_an_exception_in_the_plugin_is_that_case_failing(cls, message):
+    with pytest.raises(ImplementationError, match=message):
+        run_property(cls, row_by_name("tanh_basic"))
 
 
 def test_declined_configuration_is_not_run_and_not_failed():

@@ -113,10 +113,11 @@ def test_report_writes_json_with_diagnosis_and_plot(tmp_path, capsys):
     rc = main(["--rnn-impl", "parity_tests.planted.bugs:HiddenStateOffByOne", "--json", str(js), "--plot", str(png)])
     assert rc == 1 and png.stat().st_size > 20_000
     data = json.loads(js.read_text())
-    first = data["records"][0]
+    first = data["rows"][0]
     assert first["verdict"] == "fail" and "previous hidden state off by one step" in first["diagnosis"]
     assert first["suspects"][0]["name"] == "previous hidden state off by one step"
-    assert {c["tensor"] for c in first["comparisons"] if not c["passed"]} == {"grad weight_hh_l0"}
+    assert {t["name"] for t in first["tensors"] if not t["ok"]} == {"grad weight_hh_l0"}
+    assert first["first_failure"]["tensor"] == "grad weight_hh_l0"
     assert "Diagnosis:" in capsys.readouterr().out
 
 
@@ -129,5 +130,5 @@ def test_parity_json_option_records_every_case(tmp_path):
     proc = run_pytest("parity_tests/tests/test_parity.py", "-k", "tanh_basic", "--parity-json", str(path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(path.read_text())
-    assert data["summary"]["cases"] >= 30 and data["summary"]["failed"] == 0
-    assert data["records"][0]["comparisons"][0]["tensor"] == "output"
+    assert data["counts"]["passed"] >= 30 and data["counts"]["failed"] == 0
+    assert data["rows"][0]["tensors"][0]["name"] == "output" and data["rows"][0]["name"] == "tanh_basic"

@@ -63,3 +63,15 @@ class NoBidirectional(RNN):
         if bidirectional:
             raise NotImplementedError("bidirectional RNNs are not implemented yet")
         super().__init__(*args, bidirectional=bidirectional, **kwargs)
+
+
+class ForwardRaises(RNN):
+    """A crash inside forward: the case fails with the exception, the harness does not."""
+
+    def forward(self, x, h0=None):
+        return 1 // 0
+
+
+class BackwardRaises(RNN):
+    def backward(self, d_output, d_h_n=None):
+        return {}["cache"]

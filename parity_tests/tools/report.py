@@ -1,12 +1,21 @@
-"""``make report``: a side-by-side table for the representative configuration of every row.
+"""``rnn-parity report``: the side-by-side table, one block per configuration of every row.
 
-    python -m parity_tests.tools.report [--rnn-impl module:Class] [--cell-impl module:Class] [--seed N]
+    rnn-parity report [--rnn-impl module:Class] [--cell-impl module:Class] [--convention NAME]
+                      [--reduction sum|mean] [--seed N] [--json PATH] [--png PATH] [--strict]
 
 For each configuration and each tensor (output, h_n, dx, dh0, every parameter gradient):
 the greatest absolute and relative error against torch (float64), the allowed absolute
-error, and pass/fail; a failing configuration gets its diagnosis. ``--plot PNG`` draws one
-RNN check (per-time-step errors, hidden trajectories), ``--json PATH`` writes every record.
-Exits 1 if anything fails, 0 otherwise.
+error, and pass/fail; a failing configuration gets its diagnosis. The rows are the suite's
+own (``families.ROWS``), each at its representative configuration(s): the float32 row runs
+at one layer first, so a plug-in of any capability level has rows it can run; a row of long
+sequences (truncated BPTT shows) and one of large upstream gradients (clipping shows).
+
+Only the families whose plug-in you give are reported (all of them when you give none).
+Counts: passed, failed (wrong numbers, or the plug-in raised), contract (broke the
+contract), declined (NotImplementedError: not checked). Exit status: 0 when every checked
+configuration passes; 1 when any fails or breaks the contract, when nothing at all was
+checked (every configuration declined), or, with ``--strict``, when any was declined;
+2 on a usage error.
 """
 
 from __future__ import annotations
@@ -15,19 +24,11 @@ import argparse
 import json
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
+from ..options import given, option_specs, resolve
 from ..core.threads import pin_threads
-
-pin_threads()
-
-from ..core.cases import Case  # noqa: E402
-from ..core.contract import ContractViolation, Unsupported, impl_name, load_impl  # noqa: E402
-from ..core.messages import case_record  # noqa: E402
-from ..core.runs import comparisons as run_comparisons  # noqa: E402
-from ..diagnosis import diagnose  # noqa: E402
-from ..families import FAMILIES, ROWS, row_by_name  # noqa: E402
-from ..families.conventions import CONVENTIONS, adapt  # noqa: E402
 
 HEADER = f"  {'tensor':<28} {'max abs err':>12} {'max rel err':>12} {'allowed abs':>12} {'normwise':>10}  result"
 
@@ -42,87 +43,136 @@ def _row_lines(comparisons) -> list[str]:
     return lines
 
 
-def run_report(impls: dict, seed: int = 0, out=print, records=None, first_failure=None) -> int:
-    """Print the table; return the number of failed configurations.
+def report_cases(row, seed: int) -> list:
+    """The row's representative cases (a row may hold one configuration, one case, or a
+    tuple of them, simplest first), each with the report's seed."""
+    from ..core.cases import Case
 
-    ``impls``: family name -> class. ``records`` (a list) receives one record per
-    configuration (``core.messages.case_record``); ``first_failure`` (a list) receives the
-    first failing RNN case."""
-    counts = Counter()
-    out("rnn-parity report: " + ", ".join(f"{impl_name(impls[f.name])} vs {f.torch_name}" for f in FAMILIES.values()))
-    out("reference: torch float64 autograd; tolerance: normwise, 1000 eps of the compared dtype")
+    items = row.report if isinstance(row.report, tuple) else (row.report,)
+    return [replace(item, seed=seed) if isinstance(item, Case) else Case(item, seed=seed) for item in items]
+
+
+def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose_failures: bool = True):
+    """Print the table. ``impls``: family name -> class; ``families``: the names to report
+    (default all). Returns ``(counts, records, first_failing_rnn_case)``; ``counts`` has
+    passed, failed, contract and declined; ``records`` one JSON record per configuration
+    (``core.messages.case_record``)."""
+    from ..core.contract import ContractViolation, ImplementationError, Unsupported, impl_name
+    from ..core.messages import case_record
+    from ..core.runs import comparisons as run_comparisons
+    from ..diagnosis import diagnose
+    from ..families import FAMILIES, ROWS
+
+    families = list(families or FAMILIES)
+    counts, records, first_failure = Counter(), [], None
+    out("rnn-parity report: " + ", ".join(f"{impl_name(impls[f])} vs {FAMILIES[f].torch_name}" for f in families))
+    out("reference: torch float64 autograd; tolerance: normwise, 1000 eps of the compared dtype "
+        "(parity_tests/core/tolerance.py)")
     for row in ROWS:
-        cls, case = impls[row.family], Case(row.report, seed=seed)
-        out("")
-        out(f"[{row.name}] {case.config.short()}, seed={case.seed}, weight_scale={case.weight_scale}")
-        try:
-            comparisons = run_comparisons(cls, case)
-        except Unsupported as exc:
-            out(f"  DECLINED: {exc}")
-            counts["declined"] += 1
-            record = case_record(cls, case, verdict="declined", reason=str(exc))
-        except ContractViolation as exc:
-            out(f"  FAIL (contract violation): {exc}")
-            counts["contract"] += 1
-            record = case_record(cls, case, verdict="contract", reason=str(exc))
-        else:
+        if row.family not in families:
+            continue
+        cls = impls[row.family]
+        for case in report_cases(row, seed):
+            out("")
+            out(f"[{row.name}] {case.describe()}")
+            try:
+                comparisons = run_comparisons(cls, case)
+            except Unsupported as exc:
+                out(f"  DECLINED (not checked): {exc}")
+                counts["declined"] += 1
+                records.append(case_record(cls, case, verdict="declined", reason=str(exc), row=row.name))
+                continue
+            except ImplementationError as exc:
+                out(f"  FAIL (the implementation raised): {exc}")
+                counts["failed"] += 1
+                records.append(case_record(cls, case, verdict="fail", reason=str(exc), row=row.name))
+                continue
+            except ContractViolation as exc:
+                out(f"  FAIL (contract violation): {exc}")
+                counts["contract"] += 1
+                records.append(case_record(cls, case, verdict="contract", reason=str(exc), row=row.name))
+                continue
             out("\n".join(_row_lines(comparisons)))
             bad = [c.tensor for c in comparisons if not c.passed]
             diagnosis = None
             if bad:
                 counts["failed"] += 1
                 out(f"  -> FAIL: {', '.join(bad)} differ")
-                diagnosis = diagnose(cls, case, comparisons)
-                out("\n".join("  " + line for line in diagnosis.render().splitlines()))
-                if first_failure is not None and not first_failure and row.family == "rnn":
-                    first_failure.append(case)
+                if diagnose_failures:
+                    diagnosis = diagnose(cls, case, comparisons)
+                    out("\n".join("  " + line for line in diagnosis.render().splitlines()))
+                if first_failure is None and row.family == "rnn":
+                    first_failure = case
             else:
                 counts["passed"] += 1
-            record = case_record(cls, case, comparisons, diagnosis=diagnosis)
-        record["row"] = row.name
-        if records is not None:
-            records.append(record)
+            records.append(case_record(cls, case, comparisons, diagnosis=diagnosis, row=row.name))
+    total = sum(counts[k] for k in ("passed", "failed", "contract", "declined"))
     out("")
-    failures = counts["failed"] + counts["contract"]
-    out(f"{counts['passed']} of {len(ROWS)} configurations pass"
-        + (f", {counts['failed']} FAIL" if counts["failed"] else "")
-        + (f", {counts['contract']} break the contract" if counts["contract"] else "")
-        + (f", {counts['declined']} declined (not checked)" if counts["declined"] else ""))
-    return failures
+    out(f"{counts['passed']} of {total} configurations pass, {counts['failed']} fail, "
+        f"{counts['contract']} break the contract, {counts['declined']} declined (not checked)")
+    return counts, records, first_failure
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnn-parity report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    for flags, kwargs in option_specs():
+        parser.add_argument(*flags, **kwargs)
+    parser.add_argument("--seed", type=int, default=0, help="RNG seed for the dense data (default 0)")
+    parser.add_argument("--png", "--plot", dest="png", metavar="PATH",
+                        help="draw the first failing RNN configuration (or, if all pass, the deep "
+                             "bidirectional one): errors scaled to the allowed error, hidden trajectories")
+    parser.add_argument("--json", metavar="PATH", help="write every record as JSON (README: JSON schema)")
+    parser.add_argument("--strict", action="store_true", help="declined configurations count as failures")
+    return parser
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for fam in FAMILIES.values():
-        parser.add_argument(fam.option, default=fam.default_impl, help=f"module:Class (default {fam.default_impl})")
-    parser.add_argument("--convention", choices=CONVENTIONS, help="wrap --rnn-impl with this adapter")
-    parser.add_argument("--seed", type=int, default=0, help="RNG seed for the dense data (default 0)")
-    parser.add_argument("--plot", metavar="PNG", help="draw the first failing RNN configuration (or, if all "
-                        "pass, the deep bidirectional one): per-step errors and hidden-state trajectories")
-    parser.add_argument("--json", metavar="PATH", help="write every record as JSON (for CI dashboards)")
+    parser = build_parser()
     args = parser.parse_args(argv)
+    pin_threads()
+    values = {flags[0]: getattr(args, flags[0].lstrip("-").replace("-", "_")) for flags, _ in option_specs()}
     try:
-        impls = {f.name: load_impl(getattr(args, f.option.lstrip("-").replace("-", "_"))) for f in FAMILIES.values()}
+        impls = resolve(values)
     except ValueError as exc:
         parser.error(str(exc))
-    if args.convention:
-        impls["rnn"] = adapt(impls["rnn"], args.convention)
-    records, first_failure = [], []
-    failures = run_report(impls, seed=args.seed, records=records, first_failure=first_failure)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"failed_configurations": failures, "records": records}, indent=1))
-        print(f"wrote {args.json}")
-    if args.plot:
-        from .plots import plot_parity
+    from ..families import CATALOG
 
-        case = first_failure[0] if first_failure else Case(row_by_name("deep_bidir_batch_first").report, seed=args.seed)
-        try:
-            plot_parity(impls["rnn"], case, args.plot)
-            print(f"wrote {args.plot}")
-        except (Unsupported, ContractViolation) as exc:
-            print(f"no plot: {exc}")
-    return 1 if failures else 0
+    families = [e.name for e in CATALOG if values.get(e.option)] if given(values) else None
+    if given(values) and not families:  # --convention / --reduction alone: they qualify --rnn-impl
+        families = ["rnn"]
+    counts, records, first_failure = run_report(impls, families, seed=args.seed)
+    if args.json:
+        from ..core.messages import json_document
+
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(json_document(records, source="report"), indent=1))
+        print(f"wrote {args.json}")
+    if args.png:
+        _plot(impls, first_failure, args)
+    if counts["failed"] or counts["contract"]:
+        return 1
+    if counts["passed"] == 0:
+        print("nothing was checked: every configuration was declined")
+        return 1
+    if args.strict and counts["declined"]:
+        print(f"--strict: {counts['declined']} declined configuration(s) count as failures")
+        return 1
+    return 0
+
+
+def _plot(impls, first_failure, args) -> None:
+    from ..core.cases import Case
+    from ..core.contract import ContractViolation, ImplementationError, Unsupported
+    from ..families import row_by_name
+    from .plots import plot_parity
+
+    case = first_failure or Case(row_by_name("deep_bidir_batch_first").report, seed=args.seed)
+    try:
+        plot_parity(impls["rnn"], case, args.png)
+        print(f"wrote {args.png}")
+    except (Unsupported, ContractViolation, ImplementationError) as exc:
+        print(f"no plot: {exc}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Re-run one case outside pytest:
+"""``rnn-parity repro``: re-run one case outside pytest, from any folder.
 
-    python -m parity_tests.tools.repro --rnn-impl module:Class "Case(config=RNNConfig(...), seed=4)"
+    rnn-parity repro --rnn-impl module:Class [--convention NAME] [--reduction mean] "Case(config=RNNConfig(...), seed=4)"
 
-The case string is the one printed in a failure message (a dataclass repr); it is parsed
-with only the case and configuration classes in scope.
+The case string is the one a failure message prints (a dataclass repr); it is parsed with
+only the case and configuration classes in scope. Prints the comparison of every tensor and,
+on a mismatch, the failure message with its diagnosis (no traceback). Exit status: 0 the
+case passes, 1 it fails (or the plug-in breaks the contract or raises), 2 usage error.
 """
 
 from __future__ import annotations
@@ -11,30 +13,52 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..core.cases import Case
-from ..core.contract import load_impl
-from ..families import FAMILIES
-from ..families.conventions import CONVENTIONS, adapt
-from ..properties import assert_parity
+from ..options import option_specs, resolve
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    group = parser.add_mutually_exclusive_group(required=True)
-    for fam in FAMILIES.values():
-        group.add_argument(fam.option, dest=fam.name, help=f"module:Class under the {fam.torch_name} contract")
-    parser.add_argument("--convention", choices=CONVENTIONS, help="wrap --rnn-impl with this adapter")
+    parser = argparse.ArgumentParser(prog="rnn-parity repro", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    for flags, kwargs in option_specs():
+        parser.add_argument(*flags, **kwargs)
     parser.add_argument("case", help="the case repr from the failure message")
     args = parser.parse_args(argv)
+    from ..core.threads import pin_threads
+
+    pin_threads()
+    from ..core.cases import Case
+    from ..core.contract import ContractViolation, ImplementationError, Unsupported
+    from ..core.messages import ParityMismatch
+    from ..families import FAMILIES
+    from ..properties import assert_parity
+    from .report import _row_lines
+
+    values = {flags[0]: getattr(args, flags[0].lstrip("-").replace("-", "_")) for flags, _ in option_specs()}
     namespace = {"Case": Case, **{f.config_cls.__name__: f.config_cls for f in FAMILIES.values()}}
-    case = eval(args.case, {"__builtins__": {}}, namespace)  # noqa: S307 - only the case classes
-    fam = next(f for f in FAMILIES.values() if getattr(args, f.name))
-    if case.family is not fam:
-        parser.error(f"{fam.option} checks {fam.torch_name}, but the case is a {case.family.torch_name} case")
-    cls = load_impl(getattr(args, fam.name))
-    if args.convention:
-        cls = adapt(cls, args.convention)
-    assert_parity(cls, case)
+    try:
+        case = eval(args.case, {"__builtins__": {}}, namespace)  # noqa: S307 - only the case classes
+    except Exception as exc:
+        parser.error(f"cannot read the case {args.case!r}: {type(exc).__name__}: {exc}")
+    try:
+        impls = resolve(values)
+    except ValueError as exc:
+        parser.error(str(exc))
+    cls = impls[case.family.name]
+    print(f"{case.family.torch_name} case: {case.describe()}")
+    try:
+        comparisons = assert_parity(cls, case)
+    except ParityMismatch as exc:
+        print("\n".join(_row_lines(exc.comparisons)))
+        print()
+        print(str(exc))
+        return 1
+    except (ContractViolation, ImplementationError) as exc:
+        print(f"FAIL: {exc}")
+        return 1
+    except Unsupported as exc:
+        print(f"declined (not checked): {exc}")
+        return 1
+    print("\n".join(_row_lines(comparisons)))
     print("parity: every tensor within tolerance")
     return 0
 

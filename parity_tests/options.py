@@ -1,0 +1,66 @@
+"""The plug-in options, declared once: the pytest plugin and every ``rnn-parity`` subcommand
+(check, report, repro, train-demo) add these and resolve them with ``resolve``.
+
+Importing this module is light (the family catalog only): the pytest plugin declares its
+options in every pytest run of every project where rnn-parity is installed.
+"""
+
+from __future__ import annotations
+
+from .families import CATALOG
+
+REDUCTIONS = ("sum", "mean")
+
+
+def option_specs() -> list[tuple[tuple[str, ...], dict]]:
+    """``[(flags, keyword arguments)]``, valid for argparse's ``add_argument`` and pytest's
+    ``addoption`` alike."""
+    specs = [
+        ((e.option,), dict(default=None, metavar="module:Class",
+                           help=f"your class to check against {e.torch_name} (default {e.default_impl})"))
+        for e in CATALOG
+    ]
+    specs += [
+        (("--convention",), dict(default=None, metavar="NAME",
+                                 help="--rnn-impl is written in this convention: column, rows, cs231n "
+                                      "(a module of functions), columns (deeplearning.ai); README, Conventions")),
+        (("--reduction",), dict(default="sum", choices=REDUCTIONS,
+                                help="how your weight and bias gradients reduce over the batch: sum "
+                                     "(torch's, the default) or mean (divided by the batch size)")),
+    ]
+    return specs
+
+
+def given(values: dict) -> bool:
+    """Was any plug-in option given (``values``: option -> value as parsed)?"""
+    return any(values.get(e.option) for e in CATALOG) or bool(values.get("--convention")) \
+        or values.get("--reduction", "sum") != "sum"
+
+
+def resolve(values: dict) -> dict:
+    """``values``: option -> value as parsed (``"--rnn-impl"`` -> ``"mod:Cls"`` or None, and
+    ``"--convention"``, ``"--reduction"``) -> family name -> the class under test. A bad
+    option raises ValueError naming it."""
+    from .families.conventions import CONVENTIONS, MODULE_CONVENTIONS, adapt
+    from .core.contract import load_impl, load_module, with_reduction
+
+    convention, reduction = values.get("--convention"), values.get("--reduction") or "sum"
+    if convention is not None and convention not in CONVENTIONS:
+        raise ValueError(f"--convention must be one of {sorted(CONVENTIONS)}, got {convention!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"--reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
+    impls = {}
+    for e in CATALOG:
+        spec = values.get(e.option) or e.default_impl
+        try:
+            if e.name == "rnn" and convention is not None:
+                target = load_module(spec) if convention in MODULE_CONVENTIONS else load_impl(spec)
+                cls = adapt(target, convention, "sum", spec)
+            else:
+                cls = load_impl(spec)
+        except ValueError as exc:
+            raise ValueError(f"{e.option}: {exc}") from None
+        if reduction != "sum" and values.get(e.option):
+            cls = with_reduction(cls, reduction)
+        impls[e.name] = cls
+    return impls
