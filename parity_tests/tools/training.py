@@ -32,7 +32,7 @@ import torch
 from rnn_parity.reference.torch_models import TorchSequenceModel, as_target
 from rnn_parity.reference.torch_ref import load_weights
 from rnn_parity.scratch import optim
-from rnn_parity.scratch.model import SequenceModel
+from rnn_parity.scratch.model import SequenceModel, linear_backward, linear_forward, loss_backward, loss_forward
 
 EPS64 = float(np.finfo(np.float64).eps)
 BUDGET = 1000 * EPS64
@@ -148,7 +148,8 @@ class Trajectory:
 
 
 def train_side_by_side(task: Task, steps: int | None = None, model_cls=SequenceModel) -> Trajectory:
-    """Train ``model_cls`` (scratch's SequenceModel by default) and torch side by side."""
+    """Train ``model_cls`` (scratch's SequenceModel by default; ``plugin_model(cls)`` for a
+    plug-in RNN class) and torch side by side."""
     steps = task.steps if steps is None else steps
     mine = model_cls(**task.model_kwargs)
     mine.params = {k: np.array(v, dtype=np.float64) for k, v in task.init.items()}
@@ -190,3 +191,131 @@ def train_side_by_side(task: Task, steps: int | None = None, model_cls=SequenceM
     traj.params_scratch = dict(mine.params)
     traj.params_torch = {n: p.detach().numpy().copy() for n, p in ref.named_parameters()}
     return traj
+
+
+# ---------------------------------------------------------------------------------------
+# A plug-in RNN class (the RNN contract) inside the same model.
+# ---------------------------------------------------------------------------------------
+class PluginSequenceModel(SequenceModel):
+    """``SequenceModel`` (head, loss, parameter names ``rnn.*`` / ``head.*``) around a
+    plug-in RNN class that follows the RNN contract (README, "The implementation contract"):
+    constructed with torch.nn.RNN's arguments, weights assigned into ``impl.params[name]``
+    before every forward, ``forward(x, h0=None) -> (output, h_n)``,
+    ``backward(d_output, d_h_n=None) -> (dx, dh0)``, then ``impl.grads``. Construction goes
+    through ``core.contract.construct`` (NotImplementedError -> ``Unsupported``, any other
+    exception -> ``ImplementationError``); what the plug-in returns is checked, a broken
+    contract raises ``ContractViolation``. Truncated BPTT is scratch's extension, not the
+    contract's, so ``backward(truncate=...)`` is refused."""
+
+    def __init__(self, rnn_cls, input_size, hidden_size, output_size=None, *, nonlinearity="tanh", num_layers=1,
+                 bias=True, bidirectional=False, batch_first=True, head="last", loss="mse", dtype=np.float64,
+                 seed=None):
+        from ..core.contract import construct
+
+        # scratch's model as the template: the head, the loss, the names and shapes
+        super().__init__(input_size, hidden_size, output_size, nonlinearity=nonlinearity, num_layers=num_layers,
+                         bias=bias, bidirectional=bidirectional, batch_first=batch_first, head=head, loss=loss,
+                         dtype=dtype, seed=seed)
+        self.rnn_cls = rnn_cls
+        self._batch_first, self._directions, self._hidden = bool(batch_first), 2 if bidirectional else 1, hidden_size
+        self._shapes = {k: v.shape for k, v in self.rnn.params.items()}
+        self.rnn = construct(rnn_cls, dict(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
+                                           nonlinearity=nonlinearity, bias=bias, batch_first=batch_first,
+                                           bidirectional=bidirectional))
+        self._check_dict("params", "(after construction)")
+
+    def _name(self) -> str:
+        from ..core.contract import impl_name
+
+        return impl_name(self.rnn_cls)
+
+    def _call(self, method: str, *args):
+        from ..core.contract import ImplementationError, Unsupported
+
+        try:
+            return getattr(self.rnn, method)(*args)
+        except NotImplementedError as exc:
+            raise Unsupported(f"{self._name()}.{method} raised NotImplementedError: {exc}") from None
+        except Exception as exc:
+            raise ImplementationError(f"{self._name()}.{method} raised {type(exc).__name__}: {exc}") from exc
+
+    def _check_dict(self, attr: str, when: str) -> dict:
+        from ..core.contract import ContractViolation
+
+        d = getattr(self.rnn, attr, None)
+        if not isinstance(d, dict) or set(d) != set(self._shapes):
+            got = sorted(d) if isinstance(d, dict) else type(d).__name__
+            raise ContractViolation(f"{self._name()}: .{attr} {when} must be a dict with exactly torch's parameter "
+                                    f"names {sorted(self._shapes)}, got {got}")
+        for name, shape in self._shapes.items():
+            if not isinstance(d[name], np.ndarray) or d[name].shape != shape:
+                raise ContractViolation(f"{self._name()}: .{attr}[{name!r}] {when} must be an array of shape "
+                                        f"{shape}, got {getattr(d[name], 'shape', type(d[name]).__name__)}")
+        return d
+
+    def predict(self, x, h0=None):
+        from ..core.contract import ContractViolation
+
+        for k, v in self.params.items():  # the contract: weights assigned before every forward
+            if k.startswith("rnn."):
+                self.rnn.params[k[4:]] = v
+        result = self._call("forward", x, h0)
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise ContractViolation(f"{self._name()}.forward must return a tuple (output, h_n)")
+        out, h_n = result
+        T, B = (x.shape[1], x.shape[0]) if self._batch_first else x.shape[:2]
+        width = self._directions * self._hidden
+        want = (B, T, width) if self._batch_first else (T, B, width)
+        if not isinstance(out, np.ndarray) or out.shape != want:
+            raise ContractViolation(f"{self._name()}: forward output must have shape {want}, "
+                                    f"got {getattr(out, 'shape', type(out).__name__)}")
+        last = np.take(out, -1, axis=self._time_axis())
+        if self.head is None:
+            y, h_in = last, None
+        else:
+            h_in = last if self.head == "last" else out
+            y = linear_forward(h_in, self.params["head.weight"], self.params["head.bias"])
+        self._cache = (out, h_n, h_in, y)
+        return y
+
+    def forward(self, x, target, h0=None) -> float:
+        y = self.predict(x, h0)
+        self._target = target
+        return loss_forward(self.loss, y, target)
+
+    def backward(self, *, truncate=None) -> dict:
+        if truncate is not None:
+            raise ValueError("truncated BPTT is scratch's extension, not part of the RNN contract")
+        if self._cache is None:
+            raise ValueError("backward() called before forward()")
+        out, h_n, h_in, y = self._cache
+        dy = loss_backward(self.loss, y, self._target)
+        grads = {}
+        d_out = np.zeros_like(out)
+        idx = [slice(None)] * 3
+        idx[self._time_axis()] = -1
+        if self.head is None:
+            d_out[tuple(idx)] = dy
+        else:
+            dh, grads["head.weight"], grads["head.bias"] = linear_backward(dy, h_in, self.params["head.weight"])
+            if self.head == "last":
+                d_out[tuple(idx)] = dh
+            else:
+                d_out = dh
+        self._call("backward", d_out, None)
+        grads.update({f"rnn.{k}": np.asarray(v) for k, v in self._check_dict("grads", "(after backward)").items()})
+        self.grads = {k: grads[k] for k in self.params}
+        return self.grads
+
+    def _time_axis(self):  # the plug-in need not have a batch_first attribute
+        return 1 if self._batch_first else 0
+
+
+def plugin_model(rnn_cls):
+    """A ``model_cls`` for ``train_side_by_side``: the seeds' model around ``rnn_cls``."""
+
+    def make(**model_kwargs):
+        return PluginSequenceModel(rnn_cls, **model_kwargs)
+
+    make.__name__ = f"PluginSequenceModel[{getattr(rnn_cls, '__qualname__', rnn_cls)}]"
+    return make
