@@ -197,7 +197,9 @@ _MINIMAL = dict(nonlinearity="tanh", num_layers=1, bidirectional=False, batch_fi
 
 ROWS = (
     Row("tanh_basic", "rnn", dict(nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False, dtype="float64"), _rc()),
-    Row("relu_basic", "rnn", dict(nonlinearity="relu", num_layers=1, bidirectional=False, batch_first=False, dtype="float64"), _rc(nonlinearity="relu")),
+    Row("relu_basic", "rnn", dict(nonlinearity="relu", num_layers=1, bidirectional=False, batch_first=False, dtype="float64"), 
+        # and relu at exactly 0 (all-zero weights and inputs): torch's relu'(0) = 0
+        (_rc(nonlinearity="relu"), Case(_rc(nonlinearity="relu"), weight_scale=0.0, zero_weights=True, zero_inputs=True))),
     Row("square_I_eq_H", "rnn", dict(square=True, num_layers=1, dtype="float64"), _rc(input_size=4)),
     Row("no_bias", "rnn", dict(bias=False, dtype="float64"), _rc(bias=False)),
     Row("h0_none", "rnn", dict(has_h0=False, dtype="float64"), _rc(has_h0=False)),

@@ -61,3 +61,17 @@ def test_cli_accepts_a_correct_plugin_end_to_end():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " passed" in proc.stdout and "skipped" not in proc.stdout
     assert "rnn-parity: --rnn-impl parity_tests.planted.concat_rnn:ConcatRNN" in proc.stdout
+
+
+@pytest.mark.parametrize("planted", PLANTED, ids=lambda p: p.cls.__name__)
+def test_the_report_rejects_what_the_suite_rejects(planted):
+    """The report's representative configurations agree with the suite: every planted bug
+    the suite rejects (above) fails at least one configuration of `rnn-parity report`."""
+    from parity_tests.tools.report import run_report
+
+    family = row_by_name(planted.row).family
+    impls = {**CORRECT, family: planted.cls}
+    counts, records, _ = run_report(impls, [family], out=lambda *a: None, diagnose_failures=False)
+    assert counts["failed"] >= 1, f"{planted.cls.__name__} passed every report configuration"
+    # (a swapped weight with I != H is also a wrong shape: a contract failure, exit 1 too)
+    assert counts["declined"] == 0

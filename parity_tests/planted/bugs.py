@@ -174,6 +174,28 @@ class Planted:
 BACKWARD = ("dx", "dh0", "grad *")
 CELL_BACKWARD = ("dx", "dh", "grad *")
 
+class TruncatedWindow4(ConcatRNN):
+    """Backprop through time truncated every k = 4 steps (the state detached at steps 4, 8,
+    ...), as language-model tutorials do, on a layer that is supposed to be exact. Invisible
+    on sequences of 4 steps or fewer: the ``long_sequences`` row exposes it."""
+
+    k = 4
+
+    def carry_back(self, dh_prev, s):
+        return 0 * dh_prev if s % self.k == 0 and s > 0 else dh_prev
+
+
+class ClippedGradients(ConcatRNN):
+    """Parameter gradients clipped to [-5, 5] inside backward (min-char-rnn's
+    ``np.clip(dparam, -5, 5, out=dparam)``): right until a gradient is large, so only the
+    ``large_upstream_gradients`` row exposes it."""
+
+    c = 5.0
+
+    def scale_grads(self, grads, batch):
+        return {k: np.clip(v, -self.c, self.c) for k, v in super().scale_grads(grads, batch).items()}
+
+
 PLANTED = [
     Planted(SwappedDxDhPrev, "square_I_eq_H", BACKWARD, "dx"),
     Planted(MultipliedOverTime, "tanh_basic", ("grad *",), "grad bias_ih_l0"),
@@ -191,6 +213,8 @@ PLANTED = [
     Planted(SwappedWeightGrads, "square_I_eq_H", ("grad weight_ih_*", "grad weight_hh_*"), "grad weight_ih_l0"),
     Planted(LowerLayersShareH0, "multilayer", ("output", "h_n", "dx", "dh0", "grad *"), "grad weight_hh_l1"),
     Planted(ReverseOutputNotReReversed, "bidirectional", ("output", "h_n", "dx", "dh0", "grad *"), "output"),
+    Planted(TruncatedWindow4, "long_sequences", BACKWARD, "dx"),
+    Planted(ClippedGradients, "large_upstream_gradients", ("grad *",), "grad bias_ih_l0"),
     Planted(SwappedCell, "cell_square_I_eq_H", CELL_BACKWARD, "dx"),
     Planted(CellTanhDerivativeOfH, "cell_tanh", CELL_BACKWARD, "dx"),
     Planted(CellTransposedWeightIH, "cell_square_I_eq_H", ("grad weight_ih",), "grad weight_ih"),

@@ -65,6 +65,10 @@ class ConcatRNN:
         """dz = W^T da, split into the parts for x_t and for h_{t-1}."""
         return w_ih.T @ da, w_hh.T @ da
 
+    def carry_back(self, dh_prev, s):
+        """dL/dh_(s-1) through step s, carried on to step s-1 (all of it: full BPTT)."""
+        return dh_prev
+
     def weight_grads(self, da, x, h_prev, h_cur):
         """(dW_ih, dW_hh) of one step: da x^T and da h_{t-1}^T."""
         return da @ x.T, da @ h_prev.T
@@ -164,6 +168,7 @@ class ConcatRNN:
                     db_ih = self.accumulate(db_ih, gb_ih)
                     db_hh = self.accumulate(db_hh, gb_hh)
                     dx, dh_future = self.split_dz(da, w_ih, w_hh)
+                    dh_future = self.carry_back(dh_future, s)
                     d_in[t] = d_in[t] + dx
                 dh0[layer * D + d] = dh_future.T
                 grads[f"weight_ih_l{layer}{sfx}"] = dw_ih
