@@ -19,6 +19,7 @@ from parity_tests.core.messages import ParityMismatch
 from parity_tests.core.runs import run_both
 from parity_tests.families import row_by_name
 from parity_tests.families.conventions import CONVENTIONS, MODULE_CONVENTIONS, adapt
+from rnn_parity.scratch import RNNCell
 from parity_tests.families.rnn import RNNConfig
 from parity_tests.learners import (cs231n_rnn, cs231n_rnn_exp, cs231n_rnn_not_carried, cs231n_rnn_prev_h, dlai_rnn,
                                    dlai_rnn_buggy)
@@ -300,3 +301,22 @@ def test_sum_gradients_fail_with_reduction_mean_and_the_verdict_says_so(learner,
     cli = f"{spec}{f' --convention {convention}' if convention else ''} --reduction mean"
     assert f"of {cli} differs" in message  # the verdict names the reduction assumed
     assert f"--rnn-impl {cli} " in message  # and so does the reproduce line
+
+
+class _MeanCell(RNNCell):
+    """scratch's RNNCell with its weight and bias gradients averaged over the batch."""
+
+    def backward(self, d_h_next):
+        out = super().backward(d_h_next)
+        self.grads = {k: v / d_h_next.shape[0] for k, v in self.grads.items()}
+        return out
+
+
+def test_reduction_mean_applies_to_cells_too():
+    from parity_tests.core.contract import with_reduction
+
+    row = row_by_name("cell_tanh")
+    ran, _ = run_property(with_reduction(_MeanCell, "mean"), row)
+    assert ran > 0
+    with pytest.raises(ParityMismatch, match="grad"):
+        run_property(_MeanCell, row)
