@@ -65,15 +65,16 @@ def _wanted(config) -> bool:
 #   ci        bounded and derandomized: the same examples every run, so CI is reproducible
 #   dev       random exploration at a moderate budget, with the example database
 #   thorough  deep runs for zero-false-alarm checks (use with --hypothesis-seed=N)
-# The deadline catches a hang or a pathological slowdown, not ordinary jitter; first-call
-# latency (torch's lazy initialisation) is paid by the warm-up in _activate.
+# No deadlines: a hypothesis deadline is a timed test, and on a loaded 2-core machine it
+# fails correct code (a 2 s deadline did). Hangs are caught by pytest-timeout instead
+# (`timeout` in pyproject.toml), speed by `rnn-parity bench`.
 # ---------------------------------------------------------------------------------------
 def _register_profiles():
     from hypothesis import HealthCheck, settings
 
     common = dict(print_blob=True, suppress_health_check=[HealthCheck.too_slow])
-    settings.register_profile("ci", max_examples=30, derandomize=True, deadline=5000, **common)
-    settings.register_profile("dev", max_examples=60, deadline=2000, **common)
+    settings.register_profile("ci", max_examples=30, derandomize=True, deadline=None, **common)
+    settings.register_profile("dev", max_examples=60, deadline=None, **common)
     settings.register_profile("thorough", max_examples=600, deadline=None, **common)
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
