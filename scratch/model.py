@@ -109,6 +109,10 @@ class SequenceModel:
         """y: (B, O) for head "last", (B, T, O) or (T, B, O) for "every", h_T for None."""
         self.rnn.params = {k[4:]: v for k, v in self.params.items() if k.startswith("rnn.")}
         out, h_n = self.rnn.forward(x, h0)
+        return self.head_forward(out, h_n)
+
+    def head_forward(self, out, h_n):
+        """From the RNN's output to the prediction y (cached for backward)."""
         last = np.take(out, -1, axis=self._time_axis())
         if self.head is None:
             y, h_in = last, None
@@ -123,9 +127,9 @@ class SequenceModel:
         self._target = target
         return loss_forward(self.loss, y, target)
 
-    def backward(self, *, truncate=None) -> dict:
-        if self._cache is None:
-            raise ValueError("backward() called before forward()")
+    def head_backward(self) -> tuple:
+        """From the loss back to the RNN's output: (d_out shaped like the output, the head's
+        gradients {"head.weight", "head.bias"} or {} without a head)."""
         out, h_n, h_in, y = self._cache
         dy = loss_backward(self.loss, y, self._target)
         grads = {}
@@ -140,6 +144,12 @@ class SequenceModel:
                 d_out[tuple(idx)] = dh
             else:
                 d_out = dh
+        return d_out, grads
+
+    def backward(self, *, truncate=None) -> dict:
+        if self._cache is None:
+            raise ValueError("backward() called before forward()")
+        d_out, grads = self.head_backward()
         self.rnn.backward(d_out, None, truncate=truncate)
         grads.update({f"rnn.{k}": v for k, v in self.rnn.grads.items()})
         self.grads = {k: grads[k] for k in self.params}

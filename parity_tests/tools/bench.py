@@ -64,6 +64,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import positive_int
+
 SIZES = {  # name: (T, B, I, H, num_layers, bidirectional)
     "tiny": (10, 1, 4, 8, 1, False),
     "seed": (25, 16, 1, 32, 1, False),
@@ -100,12 +102,7 @@ def _csv(kind, choices=None, aliases=None):
         out = []
         for item in items:
             if kind == "positive integers":
-                try:
-                    value = int(item)
-                except ValueError:
-                    raise argparse.ArgumentTypeError(f"{item!r} is not an integer") from None
-                if value < 1:
-                    raise argparse.ArgumentTypeError(f"thread counts must be >= 1, got {value}")
+                value = positive_int(item)
             else:
                 value = (aliases or {}).get(item.lower(), item.lower())
                 if value not in choices:
@@ -117,14 +114,6 @@ def _csv(kind, choices=None, aliases=None):
     return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="SIZE[,SIZE...]", help=f"only these sizes ({', '.join(SIZES)}; default all)")
     parser.add_argument("--dtype", type=_csv("dtypes", DTYPES), default=None, metavar="float32[,float64]",
                         help="default float32")
-    parser.add_argument("--repeats", type=_positive_int, default=None, metavar="K",
+    parser.add_argument("--repeats", type=positive_int, default=None, metavar="K",
                         help=f"timed runs per measurement (default: as many as fit in ~{TIME_BUDGET_S} s, 5 to 41)")
     parser.add_argument("--out", default="bench/results.json", metavar="PATH",
                         help="JSON results (default bench/results.json; parent folders are created)")

@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 from ..core.threads import pin_threads
+from . import positive_int
 
 pin_threads()
 
@@ -49,14 +50,6 @@ def generate(predict, f, window=25):
     return np.array(z)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,9 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="your RNN class to train beside torch (default: scratch's own RNN)")
     parser.add_argument("--out", default="report/train_demo.png", metavar="PATH",
                         help="the PNG (default report/train_demo.png; parent folders are created)")
-    parser.add_argument("--sine-epochs", type=_positive_int, default=100, metavar="N",
+    parser.add_argument("--sine-epochs", type=positive_int, default=100, metavar="N",
                         help="epochs of the sine task (default 100)")
-    parser.add_argument("--steps", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--steps", type=positive_int, default=None, metavar="N",
                         help="stop every run after N steps (a smoke run; default: each task's own length)")
     return parser
 

@@ -32,7 +32,7 @@ import torch
 from rnn_parity.reference.torch_models import TorchSequenceModel, as_target
 from rnn_parity.reference.torch_ref import load_weights
 from rnn_parity.scratch import optim
-from rnn_parity.scratch.model import SequenceModel, linear_backward, linear_forward, loss_backward, loss_forward
+from rnn_parity.scratch.model import SequenceModel, loss_forward
 
 EPS64 = float(np.finfo(np.float64).eps)
 BUDGET = 1000 * EPS64
@@ -269,14 +269,7 @@ class PluginSequenceModel(SequenceModel):
         if not isinstance(out, np.ndarray) or out.shape != want:
             raise ContractViolation(f"{self._name()}: forward output must have shape {want}, "
                                     f"got {getattr(out, 'shape', type(out).__name__)}")
-        last = np.take(out, -1, axis=self._time_axis())
-        if self.head is None:
-            y, h_in = last, None
-        else:
-            h_in = last if self.head == "last" else out
-            y = linear_forward(h_in, self.params["head.weight"], self.params["head.bias"])
-        self._cache = (out, h_n, h_in, y)
-        return y
+        return self.head_forward(out, h_n)
 
     def forward(self, x, target, h0=None) -> float:
         y = self.predict(x, h0)
@@ -288,20 +281,7 @@ class PluginSequenceModel(SequenceModel):
             raise ValueError("truncated BPTT is scratch's extension, not part of the RNN contract")
         if self._cache is None:
             raise ValueError("backward() called before forward()")
-        out, h_n, h_in, y = self._cache
-        dy = loss_backward(self.loss, y, self._target)
-        grads = {}
-        d_out = np.zeros_like(out)
-        idx = [slice(None)] * 3
-        idx[self._time_axis()] = -1
-        if self.head is None:
-            d_out[tuple(idx)] = dy
-        else:
-            dh, grads["head.weight"], grads["head.bias"] = linear_backward(dy, h_in, self.params["head.weight"])
-            if self.head == "last":
-                d_out[tuple(idx)] = dh
-            else:
-                d_out = dh
+        d_out, grads = self.head_backward()
         self._call("backward", d_out, None)
         grads.update({f"rnn.{k}": np.asarray(v) for k, v in self._check_dict("grads", "(after backward)").items()})
         self.grads = {k: grads[k] for k in self.params}
