@@ -147,6 +147,19 @@ class _Stack:
         return (dx.swapaxes(0, 1) if self.batch_first else dx), d_init  # dx is a fresh array
 
 
+def _spec(spec_cls, input_size, hidden_size, num_layers, bias, bidirectional, **extra):
+    """The checked constructor arguments every stack shares, as ``spec_cls`` (checked in
+    torch's order: input_size, hidden_size, num_layers)."""
+    return spec_cls(
+        input_size=check_positive_int("input_size", input_size),
+        hidden_size=check_positive_int("hidden_size", hidden_size),
+        num_layers=check_positive_int("num_layers", num_layers),
+        bias=bool(bias),
+        bidirectional=bool(bidirectional),
+        **extra,
+    )
+
+
 class RNN(_Stack):
     """Multi-layer Elman RNN with the constructor arguments of ``torch.nn.RNN``.
 
@@ -167,14 +180,8 @@ class RNN(_Stack):
         dtype=np.float64,
         seed=None,
     ):
-        spec = RNNSpec(
-            input_size=check_positive_int("input_size", input_size),
-            hidden_size=check_positive_int("hidden_size", hidden_size),
-            num_layers=check_positive_int("num_layers", num_layers),
-            nonlinearity=check_choice("nonlinearity", nonlinearity, NONLINEARITIES),
-            bias=bool(bias),
-            bidirectional=bool(bidirectional),
-        )
+        nonlinearity = check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+        spec = _spec(RNNSpec, input_size, hidden_size, num_layers, bias, bidirectional, nonlinearity=nonlinearity)
         self._build(spec, batch_first, dtype, seed)
 
     def forward(self, x, h0=None, *, lengths=None):
@@ -221,14 +228,7 @@ class GRU(_Stack):
         dtype=np.float64,
         seed=None,
     ):
-        spec = GRUSpec(
-            input_size=check_positive_int("input_size", input_size),
-            hidden_size=check_positive_int("hidden_size", hidden_size),
-            num_layers=check_positive_int("num_layers", num_layers),
-            bias=bool(bias),
-            bidirectional=bool(bidirectional),
-        )
-        self._build(spec, batch_first, dtype, seed)
+        self._build(_spec(GRUSpec, input_size, hidden_size, num_layers, bias, bidirectional), batch_first, dtype, seed)
 
     def forward(self, x, h0=None, *, lengths=None):
         """As ``RNN.forward``: x (T, B, I) / (B, T, I) / (T, I); h0 (L*D, B, H) or None
