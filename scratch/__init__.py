@@ -5,6 +5,7 @@
     driver.py      the recurrence shared by every cell: layers, directions, time loop, BPTT
     elman.py, lstm.py, gru.py   each cell's equations, forward and backward, side by side
     checks.py      argument checking shared by the classes
+    linalg.py      matmul: a @ b, kept off a BLAS kernel that computes on uninitialized lanes
     model.py, optim.py          SequenceModel (RNN + head + loss) and the optimizers
 """
 

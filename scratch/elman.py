@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from .driver import StackShape
+from .linalg import matmul
 
 __all__ = ["RNNSpec", "NONLINEARITIES", "Elman", "cell_forward", "cell_backward"]
 
@@ -90,7 +91,7 @@ def cell_forward(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     x (B, I), h (B, H), w_ih (H, I), w_hh (H, H), biases (H,) or None -> h_next (B, H).
     """
     phi, _ = _ACTIVATIONS[nonlinearity]
-    a = x @ w_ih.T + h @ w_hh.T
+    a = matmul(x, w_ih.T) + matmul(h, w_hh.T)
     if b_ih is not None:
         a += b_ih
         a += b_hh
@@ -112,7 +113,7 @@ def cell_backward(d_h_next, x, h, h_next, w_ih, w_hh, nonlinearity="tanh", bias=
         db = da.sum(axis=0)
         grads["bias_ih"] = db
         grads["bias_hh"] = db.copy()
-    return da @ w_ih, da @ w_hh, grads
+    return matmul(da, w_ih), matmul(da, w_hh), grads
 
 
 # ---------------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ class ElmanTape:
         self._phi, self._dphi = cell.phi, cell.dphi
         # The input projection of all T steps is one matrix product: it does not depend on h.
         #   a_in = xs W_ih^T + b_ih + b_hh          (T, B, H)
-        a_in = xs @ w["weight_ih"].T
+        a_in = matmul(xs, w["weight_ih"].T)  # (scratch.linalg: why not plain @)
         if "bias_ih" in w:
             a_in += w["bias_ih"]
             a_in += w["bias_hh"]
@@ -198,4 +199,4 @@ class ElmanTape:
             db = da2.sum(axis=0)
             grads["bias_ih"] = db
             grads["bias_hh"] = db.copy()  # a_t = ... + b_ih + b_hh
-        return da @ w["weight_ih"], grads
+        return matmul(da, w["weight_ih"]), grads

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .driver import StackShape
+from .linalg import matmul
 
 __all__ = ["GRUSpec", "GRU"]
 
@@ -95,7 +96,7 @@ class GRUTape:
         H2 = 2 * H
         # Input projection of all T steps, one GEMM: gates = xs W_ih^T + b_ih + [b_hr, b_hz, 0],
         # with the r, z columns halved. Each step overwrites its row with [r, z, n].
-        gates = xs @ w["weight_ih"].T
+        gates = matmul(xs, w["weight_ih"].T)  # (scratch.linalg: why not plain @)
         self._b_hn = None
         if "bias_ih" in w:
             gates += w["bias_ih"]
@@ -178,7 +179,7 @@ class GRUTape:
         dh3 = dh[:, None, :]
         np.multiply(dh3, self._fx3[s], out=self._dax3[s])  # [da_r, da_z, da_n]
         np.multiply(dh3, self._fh3[s], out=self._dah3[s])  # [da_r, da_z, dq]
-        dh_prev = self._dah[s] @ self._w_hh
+        dh_prev = matmul(self._dah[s], self._w_hh)
         np.multiply(dh, self._z[s], out=self._tmp)
         dh_prev += self._tmp  # dh = dh' * z + [da_r, da_z, dq] W_hh
         return [dh_prev]
@@ -197,4 +198,4 @@ class GRUTape:
         if "bias_ih" in w:
             grads["bias_ih"] = dax2.sum(axis=0)
             grads["bias_hh"] = dah2.sum(axis=0)
-        return dax @ w["weight_ih"], grads
+        return matmul(dax, w["weight_ih"]), grads

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .driver import StackShape
+from .linalg import matmul
 
 __all__ = ["LSTMSpec", "LSTM"]
 
@@ -104,7 +105,7 @@ class LSTMTape:
         scale, shift = cell.gate_halves(dt)
         # Input projection of all T steps, one GEMM:  gates = (xs W_ih^T + b_ih + b_hh) * scale.
         # Each step adds h W_hh^T * scale and then overwrites its row with the activations.
-        gates = xs @ w["weight_ih"].T
+        gates = matmul(xs, w["weight_ih"].T)  # (scratch.linalg: why not plain @)
         if "bias_ih" in w:
             gates += w["bias_ih"]
             gates += w["bias_hh"]
@@ -143,7 +144,7 @@ class LSTMTape:
         np.tanh(c, out=tc)
         if self._proj:  # h' = (o * tanh(c')) W_hr^T
             np.multiply(self._o[s], tc, out=self._hf[s])
-            np.matmul(self._hf[s], self._w_hr_t, out=hs[s + 1])
+            matmul(self._hf[s], self._w_hr_t, out=hs[s + 1])
         else:  # h' = o * tanh(c')
             np.multiply(self._o[s], tc, out=hs[s + 1])
 
@@ -195,7 +196,7 @@ class LSTMTape:
         dc += self._tmp  # dc = dc' + dhf * o * (1 - tanh(c')^2)
         np.multiply(dc[:, None, :], self._m3[s], out=self._da3[s])  # da_i, da_f, da_g
         np.multiply(dhf, self._m_o[s], out=self._da_o[s])  # da_o
-        return [self._da[s] @ self._w_hh, dc * self._f[s]]  # dh_prev, dc_prev
+        return [matmul(self._da[s], self._w_hh), dc * self._f[s]]  # dh_prev, dc_prev
 
     def weight_grads(self, xs: np.ndarray):
         """dW_ih = da^T xs, dW_hh = da^T h_prev, db_ih = db_hh = sum da, dW_hr = dh^T hf,
@@ -216,4 +217,4 @@ class LSTMTape:
             grads["bias_hh"] = db.copy()
         if self._proj:
             grads["weight_hr"] = dh.reshape(T * B, R).T @ self._hf.reshape(T * B, -1)
-        return da @ w["weight_ih"], grads
+        return matmul(da, w["weight_ih"]), grads

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .modules import RNN
+from .linalg import matmul
 
 LOSSES = ("mse", "half_sse", "sse", "cross_entropy")
 HEADS = ("last", "every", None)
@@ -28,14 +29,14 @@ HEADS = ("last", "every", None)
 
 def linear_forward(h, weight, bias):
     """h (..., H) -> y (..., O) = h V^T + c."""
-    y = h @ weight.T
+    y = matmul(h, weight.T)
     return y + bias if bias is not None else y
 
 
 def linear_backward(dy, h, weight):
     """dy (..., O), h (..., H) -> (dh (..., H), dV (O, H), dc (O,))."""
     dy2 = dy.reshape(-1, dy.shape[-1])
-    return dy @ weight, dy2.T @ h.reshape(-1, h.shape[-1]), dy2.sum(axis=0)
+    return matmul(dy, weight), dy2.T @ h.reshape(-1, h.shape[-1]), dy2.sum(axis=0)
 
 
 def _log_softmax(y):

@@ -1,13 +1,23 @@
 """A plug-in that breaks the contract gets a message naming what is wrong; one that
-declines a configuration with NotImplementedError has it reported as skipped."""
+declines a configuration with NotImplementedError has it reported as skipped. Hostile
+plug-ins (a call that never returns, NaN, gradients that add up, returned views that change,
+lists, a stale forward) get a message saying exactly that, not a confusing failure."""
+
+import os
+import re
+import subprocess
+import sys
+import time
 
 import pytest
 
-from parity_tests.core.contract import ContractViolation, ImplementationError, load_impl
+from parity_tests.core.cases import Case
+from parity_tests.core.contract import ContractViolation, ImplementationError, load_impl, time_limit
 from parity_tests.families import row_by_name
-from parity_tests.meta_tests._subprocess import run_pytest
+from parity_tests.families.rnn import RNNConfig
+from parity_tests.meta_tests._subprocess import ROOT, run_pytest
 from parity_tests.planted import broken
-from parity_tests.properties import run_property
+from parity_tests.properties import assert_parity, run_property
 
 VIOLATIONS = [
     (broken.ForwardReturnsNone, "tanh_basic", r"ForwardReturnsNone\.forward must return a tuple \(output, h_n\), got None"),
@@ -17,6 +27,28 @@ VIOLATIONS = [
     (broken.WritesIntoInput, "tanh_basic", r"WritesIntoInput\.forward modified its argument x in place"),
     (broken.UpcastsToFloat64, "float32", r"has dtype float64, but the inputs were float32"),
     (broken.WrongParamNames, "tanh_basic", r"\.params \(after construction\) keys .* missing \['weight_hh_l0'\], unexpected \['weight_rec_l0'\]"),
+    # Hostile: what one forward and one backward would miss or misreport.
+    (broken.AccumulatesGrads, "tanh_basic",
+     r"AccumulatesGrads: grads accumulate across backward calls: after a second backward with the same upstream "
+     r"gradients, \.grads\['\w+'\] is twice what the first backward left \(\d+ of \d+ elements differ"),
+    (broken.OutputOverwrittenByBackward, "tanh_basic",
+     r"OutputOverwrittenByBackward: the output returned by forward changed during backward \(\d+ of \d+ elements "
+     r"differ, the greatest by .* at index \(\d+, \d+, \d+\) \(layer 0 \(last\), .*\)\): it is a view of state the "
+     r"implementation writes to later; return a copy"),
+    (broken.WritesIntoKeptInput, "tanh_basic",
+     r"WritesIntoKeptInput\.backward modified the x given to an earlier forward call \(it kept a reference to it\) "
+     r"in place \(\d+ of \d+ elements differ"),
+    (broken.ReturnsLists, "tanh_basic",
+     r"ReturnsLists: forward output must be a numpy array, got a list of \d+ lists; return one numpy array of "
+     r"shape \(\d+, \d+, \d+\) \(np\.asarray\(\.\.\.\)\), not Python lists"),
+    (broken.ReturnsTupleOfSteps, "tanh_basic",
+     r"ReturnsTupleOfSteps: backward dx must be a numpy array, got a tuple of \d+ ndarrays; return one numpy array"),
+    (broken.BackwardUsesFirstForward, "tanh_basic",
+     r"BackwardUsesFirstForward\.backward does not use the most recent forward: after forward on other inputs and "
+     r"then forward\(x, h0\), backward gave a different .* than after forward\(x, h0\) alone"),
+    (broken.CarriesHiddenState, "h0_none",
+     r"CarriesHiddenState\.forward depends on an earlier call: after forward on other inputs, forward\(x, h0\) "
+     r"returned a different output than on a fresh instance .*\(h0=None means zeros, not the last call's h_n\)"),
 ]
 # A plug-in that raises (anything but NotImplementedError) fails that case with the
 # exception's type, message and the line that raised it: never a crash of the harness.
@@ -24,6 +56,12 @@ RAISES = [
     (broken.RejectsBatchFirstKeyword, r"RejectsBatchFirstKeyword\(.*\) raised TypeError: .*batch_first"),
     (broken.ForwardRaises, r"ForwardRaises\.forward raised ZeroDivisionError: .* \(at broken\.py:\d+, in forward\)"),
     (broken.BackwardRaises, r"BackwardRaises\.backward raised KeyError: .* \(at broken\.py:\d+, in backward\)"),
+    # NaN or inf is said as such, with where it is, never as a tolerance miss.
+    (broken.NaNInOutput, r"NaNInOutput: forward output contains NaN at index \(\d+, \d+, \d+\) \(layer 0 \(last\), "
+                         r"forward direction, time step \d+, batch \d+, unit \d+\): 1 of \d+ elements are not finite "
+                         r"\(1 NaN, 0 inf\), which no tolerance accepts"),
+    (broken.InfInGrad, r"InfInGrad: \.grads\['weight_hh_l0'\] \(after backward\) contains inf at index \(0, \d+\) "
+                       r"\(layer 0, forward direction, unit 0, from hidden unit \d+\): 1 of \d+ elements are not finite"),
 ]
 
 
@@ -37,6 +75,75 @@ def test_contract_violation_is_named(cls, row, message):
 def test_an_exception_in_the_plugin_is_that_case_failing(cls, message):
     with pytest.raises(ImplementationError, match=message):
         run_property(cls, row_by_name("tanh_basic"))
+
+
+# A call that does not return: stopped at the time limit (short here), naming the call, where
+# it was interrupted and the configuration.
+HANGS = [
+    (broken.HangsInForward, r"HangsInForward\.forward did not return within 0\.3 s \(interrupted at broken\.py:\d+, "
+                            r"in forward\) \(configuration: I=3 H=4 T=5 B=2, tanh, .*seed=7"),
+    (broken.HangsInBackward, r"HangsInBackward\.backward did not return within 0\.3 s \(interrupted at broken\.py:\d+, "
+                             r"in backward\) \(configuration: I=3 H=4 T=5 B=2, tanh, .*seed=7"),
+]
+
+
+@pytest.mark.parametrize("cls, message", HANGS, ids=[v[0].__name__ for v in HANGS])
+def test_a_call_that_does_not_return_is_stopped_and_named(cls, message):
+    case = Case(RNNConfig(3, 4, seq_len=5, batch=2), seed=7)
+    start = time.monotonic()
+    with time_limit(0.3), pytest.raises(ImplementationError, match=message):
+        assert_parity(cls, case)
+    assert time.monotonic() - start < 5
+
+
+def test_the_time_limit_leaves_an_outer_alarm_armed():
+    """pytest-timeout's signal method (or anyone's SIGALRM timer) keeps working around ours:
+    its handler is put back and its timer re-armed with the time it has left."""
+    import signal
+
+    fired = []
+
+    def outer(signum, frame):
+        fired.append(True)
+
+    saved_handler = signal.signal(signal.SIGALRM, outer)
+    saved_timer = signal.setitimer(signal.ITIMER_REAL, 30)  # pytest-timeout's, if it is on
+    try:
+        with time_limit(5):
+            assert_parity(broken.NoBidirectional, Case(RNNConfig(3, 4), seed=1))
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 20 < left <= 30 and not fired
+        assert signal.getsignal(signal.SIGALRM) is outer
+        with time_limit(60):  # the outer alarm is due first: ours is not set at all
+            assert_parity(broken.NoBidirectional, Case(RNNConfig(3, 4), seed=1))
+        assert signal.getsignal(signal.SIGALRM) is outer and not fired
+    finally:
+        signal.signal(signal.SIGALRM, saved_handler)
+        signal.setitimer(signal.ITIMER_REAL, *saved_timer)
+
+
+def test_a_hang_is_a_failure_under_xdist_and_in_the_report():
+    """The limit comes from RNN_PARITY_CALL_TIMEOUT in every pytest-xdist worker (they inherit
+    the environment) and in `rnn-parity report`; the failure names the call."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HYPOTHESIS_PROFILE="ci", RNN_PARITY_CALL_TIMEOUT="0.3")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "parity_tests/tests/test_parity.py",
+         "-k", "tanh_basic or h0_none", "--rnn-impl", "parity_tests.planted.broken:HangsInForward"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "2 failed" in out, out
+    assert "HangsInForward.forward did not return within 0.3 s (interrupted at broken.py:" in out, out
+    proc = subprocess.run(
+        [sys.executable, "-m", "parity_tests.cli", "report", "--rnn-impl", "parity_tests.planted.broken:HangsInBackward"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "FAIL (the implementation raised): parity_tests.planted.broken:HangsInBackward.backward did not return " \
+           "within 0.3 s (interrupted at broken.py:" in out, out
+    assert re.search(r"^0 of (\d+) configurations pass, \1 fail", out, re.M), out
 
 
 def test_declined_configuration_is_not_run_and_not_failed():
