@@ -145,10 +145,11 @@ def loop_bounds(
     computation evaluated on magnitudes, at the reference's own states ``loop``.
 
       forward   M_a = |W_ih| M_x + |W_hh| M_hprev + |b_ih| + |b_hh|
-                M_h = |phi'(a)| M_a + [phi rounds] |h|
+                M_h = |phi'(a)| M_a + r_phi [M_a > 0]     (tanh's own rounding is absolute:
+                                                          r_tanh = 1, r_relu = r_identity = 0)
       backward  M_dh = |d_output_t| (or M_dx of the layer above) + M_da(t+1) |W_hh|,
                        starting from |d_h_n|
-                M_da = M_dh |phi'(a)| + |dh| M(phi'(a))
+                M_da = M_dh |phi'(a)| + |dh| M(phi'(a)),  M(tanh') = 2|h| M_h + [M_a > 0]
                 M_dx = sum_directions M_da |W_ih|,  M_dh0 = M_da(first step) |W_hh|
                 M_gW_ih = sum_t M_da^T M_x,  M_gW_hh = sum_t M_da^T M_hprev,  M_gb = sum_t M_da
 
