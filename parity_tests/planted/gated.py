@@ -1,0 +1,545 @@
+"""Correct LSTM, GRU, LSTMCell and GRUCell written differently from scratch, and the hooks
+``gated_bugs.py``-style subclasses override to plant one classic mistake each.
+
+They follow the issue-12 contract exactly (torch's names and shapes)::
+
+    LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+         bidirectional=False, proj_size=0)
+        forward(x, hx=None) -> (output, (h_n, c_n))
+        backward(d_output, d_h_n=None, d_c_n=None) -> (dx, (dh0, dc0))
+    GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, bidirectional=False)
+        forward(x, h0=None) -> (output, h_n);  backward(d_output, d_h_n=None) -> (dx, dh0)
+    LSTMCell(input_size, hidden_size, bias=True)
+        forward(x, hx=None) -> (h, c);  backward(d_h, d_c=None) -> (dx, (dh, dc))
+    GRUCell(input_size, hidden_size, bias=True)
+        forward(x, h=None) -> h;  backward(d_h) -> (dx, dh)
+
+``params`` / ``grads`` are keyed and shaped like ``torch.nn.<Module>.named_parameters()``;
+``backward`` leaves a fresh ``grads`` dict; everything is computed in the dtype of ``x``;
+unbatched input (2-D for the layers, 1-D for the cells) is accepted.
+
+How it differs from ``scratch`` (so that it doubles as "a correct plug-in written
+differently"): batches are rows, x_t (B, n_in); every gate has its OWN slice of the stacked
+weights (``W[k H:(k+1) H]``, read in the order ``gate_order`` says) and its own small
+products, nothing is fused; the sigmoid is 1 / (1 + exp(-a)) (written so that exp never
+overflows), not tanh-based; backward walks the steps in reverse but the weight gradients
+are summed AFTERWARDS, step by step in time order t = 0, 1, ..., T - 1 (scratch sums them
+in one batched product); layers and directions are explicit loops.
+
+The equations (torch's), per step, b_* = b_ih_* + b_hh_* where they only add::
+
+  LSTM   i = s(x W_ii^T + h W_hi^T + b_i)   f = s(... f ...)   g = tanh(... g ...)
+         o = s(... o ...)   c' = f c + i g   m = o tanh(c')   h' = m W_hr^T (P > 0) or m
+         dm = dh' W_hr (or dh'),  dc = dc' + dm o (1 - tanh(c')^2),  dc_prev = dc f
+         da_i = dc g i(1-i), da_f = dc c f(1-f), da_g = dc i (1-g^2), da_o = dm tanh(c') o(1-o)
+  GRU    r = s(x W_ir^T + b_ir + h W_hr^T + b_hr)   z = s(... z ...)
+         q = h W_hn^T + b_hn   n = tanh(x W_in^T + b_in + r q)   h' = (1 - z) n + z h
+         dn = dh' (1 - z), dz = dh' (h - n), dh_prev = dh' z + [da_r, da_z, dq] W_hh,
+         da_n = dn (1 - n^2), dq = da_n r, da_r = da_n q r(1-r), da_z = dz z(1-z)
+
+Conventions (``families/gated_conventions.py``): ``gate_order`` is the order in which this
+class reads the stacked gate rows of its own weights (torch's: "ifgo" / "rzn"), and for the
+GRU ``gru_update`` is "torch" (h' = (1 - z) n + z h) or "complement" (h' = z n + (1 - z) h,
+its z being torch's 1 - z). A class written in another convention is a subclass that sets
+them; the adapter translates the weights.
+
+Every step of the derivation a classic mistake can hit is a small method (a *hook*);
+``GATED_PLANTED`` (at the end) lists the subclasses that override one hook each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn_parity.scratch.linalg import matmul as _mm  # a BLAS workaround only (its docstring)
+
+LSTM_GATES = "ifgo"
+GRU_GATES = "rzn"
+
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-a)); for a < 0 as exp(a) / (1 + exp(a)) so that exp never overflows."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _init(shapes: dict, hidden_size: int, dtype=np.float64) -> dict:
+    rng = np.random.default_rng(0)
+    k = 1 / np.sqrt(hidden_size)
+    return {name: rng.uniform(-k, k, shape).astype(dtype) for name, shape in shapes.items()}
+
+
+# =======================================================================================
+# The equations of one step, with their hooks (shared by the layer and the cell).
+# A step's weights ``w`` are per gate: w["ih"][g] (H, n_in), w["hh"][g] (H, R),
+# w["bih"][g], w["bhh"][g] (H,) or None without bias, w["hr"] (P, H) or None.
+# =======================================================================================
+class _Slices:
+    gate_order: str
+
+    def gate_rows(self, stacked: np.ndarray) -> dict:
+        """The stacked (G*H, ...) rows as one slice per gate, in this class's ``gate_order``."""
+        H = stacked.shape[0] // len(self.gate_order)
+        return {g: stacked[k * H:(k + 1) * H] for k, g in enumerate(self.gate_order)}
+
+    def stack_rows(self, parts: dict) -> np.ndarray:
+        return np.concatenate([parts[g] for g in self.gate_order], axis=0)
+
+    def step_weights(self, params: dict, suffix: str, dtype) -> dict:
+        p = params
+        # Our own copies (np.array), so the tape never sees a later write into params.
+        w = {"ih": self.gate_rows(np.array(p[f"weight_ih{suffix}"], dtype=dtype)),
+             "hh": self.gate_rows(np.array(p[f"weight_hh{suffix}"], dtype=dtype)),
+             "bih": None, "bhh": None, "hr": None}
+        if self.bias:
+            w["bih"] = self.gate_rows(np.array(p[f"bias_ih{suffix}"], dtype=dtype))
+            w["bhh"] = self.gate_rows(np.array(p[f"bias_hh{suffix}"], dtype=dtype))
+        if getattr(self, "proj_size", 0):
+            w["hr"] = np.array(p[f"weight_hr{suffix}"], dtype=dtype)
+        return w
+
+    def preact(self, w, g, x, h):
+        """x W_ig^T + h W_hg^T + b_ig + b_hg for gate g."""
+        a = _mm(x, w["ih"][g].T) + _mm(h, w["hh"][g].T)
+        if w["bih"] is not None:
+            a = a + w["bih"][g] + w["bhh"][g]
+        return a
+
+    # hooks shared by both families
+    def sig_grad(self, a, s):
+        """sigmoid'(a), read from s = sigmoid(a): s (1 - s)."""
+        return s * (1 - s)
+
+    def input_grads(self, w, da: dict, dq: dict):
+        """dx = sum_g da_g W_ig and dh = sum_g dq_g W_hg (dq: the gradient of each gate's
+        recurrent product; da_g for the LSTM and for the GRU's r, z)."""
+        dx = sum(_mm(da[g], w["ih"][g]) for g in self.gate_order)
+        dh = sum(_mm(dq[g], w["hh"][g]) for g in self.gate_order)
+        return dx, dh
+
+    def weight_contrib(self, w, x, h_prev, da: dict, dq: dict) -> dict:
+        """One step's share of every weight gradient (summed over time afterwards)."""
+        out = {}
+        for g in self.gate_order:
+            out["ih", g] = _mm(da[g].T, x)
+            out["hh", g] = _mm(dq[g].T, h_prev)
+            if w["bih"] is not None:
+                out["bih", g] = da[g].sum(axis=0)
+                out["bhh", g] = dq[g].sum(axis=0)
+        return out
+
+
+class _LSTMSteps(_Slices):
+    gate_order = LSTM_GATES
+    n_states = 2
+
+    # -- hooks ---------------------------------------------------------------------------
+    def tanh_c_grad(self, c_prev, c_new, tc):
+        """d tanh(c')/dc' = 1 - tanh(c')^2, at the NEW cell state."""
+        return 1 - tc * tc
+
+    def forget_operand(self, c_prev, c_new):
+        """df = dc * c_{t-1}: the forget gate multiplies the previous cell state."""
+        return c_prev
+
+    def carry_c(self, dc_prev):
+        """What flows from c_t back to c_{t-1} (all of it)."""
+        return dc_prev
+
+    def proj_operand(self, o, tc):
+        """The vector W_hr projects: m = o * tanh(c')."""
+        return o * tc
+
+    # -- the step --------------------------------------------------------------------------
+    def step(self, w, x, states):
+        h, c = states
+        a = {g: self.preact(w, g, x, h) for g in "ifgo"}
+        i, f, o = sigmoid(a["i"]), sigmoid(a["f"]), sigmoid(a["o"])
+        g = np.tanh(a["g"])
+        c_new = f * c + i * g
+        tc = np.tanh(c_new)
+        m = o * tc
+        h_new = _mm(m, w["hr"].T) if w["hr"] is not None else m
+        tape = dict(x=x, h=h, c=c, a=a, i=i, f=f, g=g, o=o, c_new=c_new, tc=tc, m=m)
+        return (h_new, c_new), tape
+
+    def step_back(self, w, t, d_states):
+        """t: the step's tape; d_states = (dh' total, dc' carried) -> (dx, (dh, dc), contrib)."""
+        dh_new, dc_new = d_states
+        contrib = {}
+        if w["hr"] is not None:
+            dm = _mm(dh_new, w["hr"])
+            contrib["hr", None] = _mm(dh_new.T, self.proj_operand(t["o"], t["tc"]))
+        else:
+            dm = dh_new
+        dc = dc_new + dm * t["o"] * self.tanh_c_grad(t["c"], t["c_new"], t["tc"])
+        da = {
+            "i": dc * t["g"] * self.sig_grad(t["a"]["i"], t["i"]),
+            "f": dc * self.forget_operand(t["c"], t["c_new"]) * self.sig_grad(t["a"]["f"], t["f"]),
+            "g": dc * t["i"] * (1 - t["g"] * t["g"]),
+            "o": dm * t["tc"] * self.sig_grad(t["a"]["o"], t["o"]),
+        }
+        dx, dh = self.input_grads(w, da, da)
+        dc_prev = self.carry_c(dc * t["f"])
+        contrib.update(self.weight_contrib(w, t["x"], t["h"], da, da))
+        return dx, (dh, dc_prev), contrib
+
+
+class _GRUSteps(_Slices):
+    gate_order = GRU_GATES
+    gru_update = "torch"  # h' = (1 - z) n + z h;  "complement": h' = z n + (1 - z) h
+    n_states = 1
+
+    # -- hooks ---------------------------------------------------------------------------
+    def n_preact(self, gi_n, hw_n, b_hn, r):
+        """x W_in^T + b_in + r * (h W_hn^T + b_hn): b_hn is INSIDE the reset gate."""
+        return gi_n + r * (hw_n + b_hn)
+
+    def update_grads(self, dh, z, n, h_prev):
+        """h' = (1 - z) n + z h -> (dn, dz, the direct part of dh_prev)."""
+        if self.gru_update == "complement":  # h' = z n + (1 - z) h
+            return dh * z, dh * (n - h_prev), dh * (1 - z)
+        return dh * (1 - z), dh * (h_prev - n), dh * z
+
+    def reset_grad(self, da_n, q):
+        """dr = da_n * q, q = h W_hn^T + b_hn."""
+        return da_n * q
+
+    # -- the step --------------------------------------------------------------------------
+    def step(self, w, x, states):
+        (h,) = states
+        a_r, a_z = self.preact(w, "r", x, h), self.preact(w, "z", x, h)
+        r, z = sigmoid(a_r), sigmoid(a_z)
+        gi_n = _mm(x, w["ih"]["n"].T)
+        hw_n = _mm(h, w["hh"]["n"].T)
+        if w["bih"] is not None:
+            gi_n = gi_n + w["bih"]["n"]
+            b_hn = w["bhh"]["n"]
+        else:
+            b_hn = np.zeros(h.shape[1], dtype=h.dtype)
+        n = np.tanh(self.n_preact(gi_n, hw_n, b_hn, r))
+        if self.gru_update == "complement":
+            h_new = z * n + (1 - z) * h
+        else:
+            h_new = (1 - z) * n + z * h
+        tape = dict(x=x, h=h, a_r=a_r, a_z=a_z, r=r, z=z, n=n, q=hw_n + b_hn)
+        return (h_new,), tape
+
+    def step_back(self, w, t, d_states):
+        (dh_new,) = d_states
+        dn, dz, dh_direct = self.update_grads(dh_new, t["z"], t["n"], t["h"])
+        da_n = dn * (1 - t["n"] * t["n"])
+        da = {
+            "r": self.reset_grad(da_n, t["q"]) * self.sig_grad(t["a_r"], t["r"]),
+            "z": dz * self.sig_grad(t["a_z"], t["z"]),
+            "n": da_n,
+        }
+        dq = dict(da, n=da_n * t["r"])  # the recurrent product of n sits inside r * (...)
+        dx, dh = self.input_grads(w, da, dq)
+        contrib = self.weight_contrib(w, t["x"], t["h"], da, dq)
+        return dx, (dh + dh_direct,), contrib
+
+
+# =======================================================================================
+# The layers: explicit loops over layers, directions and steps.
+# =======================================================================================
+class _Layers:
+    bias: bool
+    proj_size = 0
+
+    def _setup(self, input_size, hidden_size, num_layers, bias, batch_first, bidirectional, proj_size):
+        if proj_size < 0 or (proj_size and proj_size >= hidden_size):
+            raise ValueError(f"proj_size must be 0 or in [1, hidden_size), got {proj_size}")
+        self.I, self.H, self.L = input_size, hidden_size, num_layers
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        self.D, self.proj_size = (2 if bidirectional else 1), proj_size
+        self.R = proj_size or hidden_size
+        G = len(self.gate_order) * hidden_size
+        shapes = {}
+        for layer in range(num_layers):
+            n_in = input_size if layer == 0 else self.D * self.R
+            for sfx in self._suffixes(layer):
+                shapes[f"weight_ih{sfx}"] = (G, n_in)
+                shapes[f"weight_hh{sfx}"] = (G, self.R)
+                if bias:
+                    shapes[f"bias_ih{sfx}"] = (G,)
+                    shapes[f"bias_hh{sfx}"] = (G,)
+                if proj_size:
+                    shapes[f"weight_hr{sfx}"] = (proj_size, hidden_size)
+        self.params = _init(shapes, hidden_size)
+        self.grads = {}
+        self._cache = None
+
+    def _suffixes(self, layer):
+        return [f"_l{layer}", f"_l{layer}_reverse"][: self.D]
+
+    def _state_sizes(self):
+        return (self.R, self.H)[: self.n_states]
+
+    # -- hooks ---------------------------------------------------------------------------
+    def step_order(self, T, reverse):
+        """The time index processed at each step: back to front for the reverse direction."""
+        return list(range(T - 1, -1, -1)) if reverse else list(range(T))
+
+    def upstream_per_step(self, dys, order):
+        """The output gradient of each step, in that direction's processing order."""
+        return [dys[t] for t in order]
+
+    def final_grads(self, d_finals):
+        """The upstream gradients on (h_n, c_n) of one layer and direction, used as they are."""
+        return d_finals
+
+    def initial_grads(self, d_init):
+        """dh0 (and dc0): what reached the initial states."""
+        return d_init
+
+    # -- forward / backward ----------------------------------------------------------------
+    def _forward(self, x, init):
+        x = np.asarray(x)
+        if x.ndim not in (2, 3):
+            raise ValueError(f"x must be 3-D or unbatched 2-D, got shape {x.shape}")
+        dtype, batched = x.dtype, x.ndim == 3
+        xt = (x.swapaxes(0, 1) if self.batch_first else x) if batched else x[:, None, :]
+        T, B, _ = xt.shape
+        states0 = []
+        for value, size in zip(init, self._state_sizes()):
+            if value is None:
+                value = np.zeros((self.L * self.D, B, size), dtype=dtype)
+            else:
+                value = np.asarray(value, dtype=dtype)
+                value = value if batched else value[:, None, :]
+            states0.append(value)
+        seq = [np.array(xt[t]) for t in range(T)]  # (B, n_in) per time step, our own copies
+        tapes, finals = {}, [[] for _ in states0]
+        for layer in range(self.L):
+            outs = []
+            for d, sfx in enumerate(self._suffixes(layer)):
+                w = self.step_weights(self.params, sfx, dtype)
+                order = self.step_order(T, d == 1)
+                states = tuple(s[layer * self.D + d] for s in states0)
+                out, steps = [None] * T, []
+                for t in order:
+                    states, tape = self.step(w, seq[t], states)
+                    out[t] = states[0]
+                    steps.append(tape)
+                tapes[layer, d] = (w, order, steps)
+                outs.append(out)
+                for k, s in enumerate(states):
+                    finals[k].append(s)
+            seq = [np.concatenate([o[t] for o in outs], axis=1) for t in range(T)]
+        output = np.stack(seq)  # (T, B, D*R)
+        finals = [np.stack(f) for f in finals]
+        self._cache = (tapes, T, B, dtype, batched, x.shape)
+        self.grads = {}
+        if not batched:
+            return output[:, 0].copy(), [f[:, 0].copy() for f in finals]
+        return np.ascontiguousarray(output.swapaxes(0, 1) if self.batch_first else output), finals
+
+    def _backward(self, d_output, d_finals):
+        if self._cache is None:
+            raise RuntimeError("backward called before forward")
+        tapes, T, B, dtype, batched, _ = self._cache
+        d_out = np.asarray(d_output, dtype=dtype)
+        d_out = (d_out.swapaxes(0, 1) if self.batch_first else d_out) if batched else d_out[:, None, :]
+        d_fin = []
+        for value, size in zip(d_finals, self._state_sizes()):
+            if value is None:
+                value = np.zeros((self.L * self.D, B, size), dtype=dtype)
+            else:
+                value = np.asarray(value, dtype=dtype)
+                value = value if batched else value[:, None, :]
+            d_fin.append(value)
+        grads = {}
+        d_init = [np.zeros_like(f) for f in d_fin]
+        d_seq = [np.array(d_out[t]) for t in range(T)]  # (B, D*R)
+        for layer in range(self.L - 1, -1, -1):
+            d_in = [0] * T
+            for d, sfx in enumerate(self._suffixes(layer)):
+                w, order, steps = tapes[layer, d]
+                dys = [g[:, d * self.R:(d + 1) * self.R] for g in d_seq]
+                dy_steps = self.upstream_per_step(dys, order)
+                d_states = tuple(self.final_grads(tuple(f[layer * self.D + d] for f in d_fin)))
+                contribs = [None] * T
+                for s in range(T - 1, -1, -1):
+                    total = (dy_steps[s] + d_states[0],) + tuple(d_states[1:])
+                    dx, d_states, contribs[s] = self.step_back(w, steps[s], total)
+                    d_in[order[s]] = d_in[order[s]] + dx
+                for k, ds in enumerate(d_states):
+                    d_init[k][layer * self.D + d] = ds
+                self._sum_over_time(grads, sfx, w, [contribs[order.index(t)] for t in range(T)])
+            d_seq = d_in
+        d_init = self.initial_grads(d_init)
+        self.grads = {name: grads[name] for name in self.params}  # torch's order, a fresh dict
+        dx = np.stack(d_seq)
+        if not batched:
+            return dx[:, 0].copy(), [g[:, 0].copy() for g in d_init]
+        return np.ascontiguousarray(dx.swapaxes(0, 1) if self.batch_first else dx), d_init
+
+    def _sum_over_time(self, grads, sfx, w, contribs):
+        """Each weight's gradient: its per-step shares added in time order t = 0 .. T-1."""
+        total = {}
+        for c in contribs:
+            for key, value in c.items():
+                total[key] = total[key] + value if key in total else value.copy()
+        grads[f"weight_ih{sfx}"] = self.stack_rows({g: total["ih", g] for g in self.gate_order})
+        grads[f"weight_hh{sfx}"] = self.stack_rows({g: total["hh", g] for g in self.gate_order})
+        if self.bias:
+            grads[f"bias_ih{sfx}"] = self.stack_rows({g: total["bih", g] for g in self.gate_order})
+            grads[f"bias_hh{sfx}"] = self.stack_rows({g: total["bhh", g] for g in self.gate_order})
+        if self.proj_size:
+            grads[f"weight_hr{sfx}"] = total["hr", None]
+
+
+class LSTM(_LSTMSteps, _Layers):
+    """``torch.nn.LSTM``'s contract; see the module docstring."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 bidirectional=False, proj_size=0):
+        self._setup(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, proj_size)
+
+    def forward(self, x, hx=None):
+        out, (h_n, c_n) = self._forward(x, (None, None) if hx is None else hx)
+        return out, (h_n, c_n)
+
+    def backward(self, d_output, d_h_n=None, d_c_n=None):
+        dx, (dh0, dc0) = self._backward(d_output, (d_h_n, d_c_n))
+        return dx, (dh0, dc0)
+
+
+class GRU(_GRUSteps, _Layers):
+    """``torch.nn.GRU``'s contract; see the module docstring."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 bidirectional=False):
+        self._setup(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, 0)
+
+    def forward(self, x, h0=None):
+        out, (h_n,) = self._forward(x, (h0,))
+        return out, h_n
+
+    def backward(self, d_output, d_h_n=None):
+        dx, (dh0,) = self._backward(d_output, (d_h_n,))
+        return dx, dh0
+
+
+# =======================================================================================
+# The cells: one step of the same equations.
+# =======================================================================================
+class _Cell:
+    proj_size = 0
+
+    def cell_upstream(self, d_new):
+        """The upstream gradients on (h', c') (or h'), used as they are."""
+        return d_new
+
+    def _setup(self, input_size, hidden_size, bias):
+        self.I, self.H, self.bias = input_size, hidden_size, bool(bias)
+        G = len(self.gate_order) * hidden_size
+        shapes = {"weight_ih": (G, input_size), "weight_hh": (G, hidden_size)}
+        if bias:
+            shapes.update(bias_ih=(G,), bias_hh=(G,))
+        self.params = _init(shapes, hidden_size)
+        self.grads = {}
+        self._cache = None
+
+    def _cell_forward(self, x, states):
+        x = np.asarray(x)
+        batched = x.ndim == 2
+        xb = np.array(x if batched else x[None, :])
+        sts = tuple(np.zeros((xb.shape[0], self.H), dtype=x.dtype) if s is None
+                    else np.array(s if batched else s[None, :], dtype=x.dtype) for s in states)
+        w = self.step_weights(self.params, "", x.dtype)
+        new, tape = self.step(w, xb, sts)
+        self._cache = (w, tape, batched, x.dtype)
+        self.grads = {}
+        return tuple(s if batched else s[0] for s in new)
+
+    def _cell_backward(self, d_new):
+        if self._cache is None:
+            raise RuntimeError("backward called before forward")
+        w, tape, batched, dtype = self._cache
+        B = tape["x"].shape[0]
+        d = tuple(np.zeros((B, self.H), dtype=dtype) if v is None
+                  else np.array(v if batched else v[None, :], dtype=dtype) for v in d_new)
+        dx, d_old, contrib = self.step_back(w, tape, self.cell_upstream(d))
+        stack = lambda kind: self.stack_rows({g: contrib[kind, g] for g in self.gate_order})  # noqa: E731
+        self.grads = {"weight_ih": stack("ih"), "weight_hh": stack("hh")}
+        if self.bias:
+            self.grads.update(bias_ih=stack("bih"), bias_hh=stack("bhh"))
+        if not batched:
+            return dx[0].copy(), tuple(g[0].copy() for g in d_old)
+        return dx, tuple(d_old)
+
+
+class LSTMCell(_LSTMSteps, _Cell):
+    """``torch.nn.LSTMCell``'s contract: forward(x, hx=None) -> (h, c); backward(d_h,
+    d_c=None) -> (dx, (dh, dc))."""
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        self._setup(input_size, hidden_size, bias)
+
+    def forward(self, x, hx=None):
+        h, c = self._cell_forward(x, (None, None) if hx is None else hx)
+        return h, c
+
+    def backward(self, d_h, d_c=None):
+        dx, (dh, dc) = self._cell_backward((d_h, d_c))
+        return dx, (dh, dc)
+
+
+class GRUCell(_GRUSteps, _Cell):
+    """``torch.nn.GRUCell``'s contract: forward(x, h=None) -> h; backward(d_h) -> (dx, dh)."""
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        self._setup(input_size, hidden_size, bias)
+
+    def forward(self, x, h=None):
+        (h_new,) = self._cell_forward(x, (h,))
+        return h_new
+
+    def backward(self, d_h):
+        dx, (dh,) = self._cell_backward((d_h,))
+        return dx, dh
+
+
+# =======================================================================================
+# Correct implementations in other conventions (the adapter makes them pass).
+# =======================================================================================
+class LSTMGatesIFOG(LSTM):
+    """An LSTM whose stacked weights read i, f, o, g (``--gate-order ifog``)."""
+
+    gate_order = "ifog"
+
+
+class LSTMGatesFIGO(LSTM):
+    """An LSTM whose stacked weights read f, i, g, o (``--gate-order figo``)."""
+
+    gate_order = "figo"
+
+
+class GRUKeras(GRU):
+    """A GRU whose stacked weights read z, r, n (Keras's z, r, h: ``--gate-order zrh``)."""
+
+    gate_order = "zrn"
+
+
+class GRUComplement(GRU):
+    """A GRU written h' = z n + (1 - z) h (``--gru-update complement``)."""
+
+    gru_update = "complement"
+
+
+class GRUKerasComplement(GRU):
+    """Both: gates z, r, n and h' = z n + (1 - z) h."""
+
+    gate_order, gru_update = "zrn", "complement"
+
+
+class LSTMCellIFOG(LSTMCell):
+    gate_order = "ifog"
+
+
+class GRUCellComplement(GRUCell):
+    gru_update = "complement"
