@@ -130,6 +130,14 @@ def weights(rng, shapes: dict, scale: float, zero: bool, dtype) -> dict:
             factor = scale / row_l1
             w = raw[g] * (factor[:, None] if raw[g].ndim == 2 else factor)
             params[g] = (np.zeros_like(w) if zero else w).astype(dtype)
+    for name in shapes:
+        if name not in params:
+            # In no pre-activation's group: the LSTM's projection W_hr (P, H), h = hf W_hr^T
+            # with |hf| < 1. Rows at l1-norm min(scale, 1) keep |h| <= 1, so the bound
+            # |a| <= weight_scale above holds at every step and layer of a projected LSTM.
+            r = raw[name]
+            w = r * (min(scale, 1.0) / np.abs(r).reshape(r.shape[0], -1).sum(axis=1))[:, None]
+            params[name] = (np.zeros_like(w) if zero else w).astype(dtype)
     return {name: params[name] for name in shapes}  # torch's order
 
 

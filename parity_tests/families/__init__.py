@@ -32,6 +32,10 @@ class Entry:
 CATALOG = (
     Entry("rnn", "--rnn-impl", "torch.nn.RNN", "rnn_parity.scratch:RNN", "rnn:RNN"),
     Entry("rnn_cell", "--cell-impl", "torch.nn.RNNCell", "rnn_parity.scratch:RNNCell", "rnn_cell:RNN_CELL"),
+    Entry("lstm", "--lstm-impl", "torch.nn.LSTM", "rnn_parity.scratch:LSTM", "lstm:LSTM"),
+    Entry("gru", "--gru-impl", "torch.nn.GRU", "rnn_parity.scratch:GRU", "gru:GRU"),
+    Entry("lstm_cell", "--lstm-cell-impl", "torch.nn.LSTMCell", "rnn_parity.scratch:LSTMCell", "lstm_cell:LSTM_CELL"),
+    Entry("gru_cell", "--gru-cell-impl", "torch.nn.GRUCell", "rnn_parity.scratch:GRUCell", "gru_cell:GRU_CELL"),
 )
 
 
