@@ -543,3 +543,272 @@ class LSTMCellIFOG(LSTMCell):
 
 class GRUCellComplement(GRUCell):
     gru_update = "complement"
+
+
+# =======================================================================================
+# Planted bugs: one classic mistake each, as a subclass overriding one hook.
+# =======================================================================================
+_ZERO = lambda a: 0 * a  # noqa: E731
+
+
+# --- LSTM ------------------------------------------------------------------------------
+class LSTMGateOrderIF(LSTM):
+    """Reads torch's stacked rows as f, i, g, o: the input and forget gates swapped."""
+
+    gate_order = "figo"
+
+
+class LSTMCellStateNotCarried(LSTM):
+    """dc_prev = 0: the cell state's gradient is not carried back through time (only
+    through h)."""
+
+    def carry_c(self, dc_prev):
+        return _ZERO(dc_prev)
+
+
+class LSTMTanhCDerivativeMissing(LSTM):
+    """dc = dc' + dm * o: the derivative of tanh(c') left out."""
+
+    def tanh_c_grad(self, c_prev, c_new, tc):
+        return np.ones_like(tc)
+
+
+class LSTMTanhCDerivativeAtCPrev(LSTM):
+    """tanh'(c) taken at c_{t-1} instead of c_t: 1 - tanh(c_{t-1})^2."""
+
+    def tanh_c_grad(self, c_prev, c_new, tc):
+        return 1 - np.tanh(c_prev) ** 2
+
+
+class LSTMForgetGradUsesCt(LSTM):
+    """df = dc * c_t instead of dc * c_{t-1}."""
+
+    def forget_operand(self, c_prev, c_new):
+        return c_new
+
+
+class LSTMSigmoidGradFromPreactivation(LSTM):
+    """sigmoid'(a) computed as a (1 - a) from the pre-activation, instead of s (1 - s)."""
+
+    def sig_grad(self, a, s):
+        return a * (1 - a)
+
+
+class LSTMIgnoresDcN(LSTM):
+    """The upstream gradient on c_n is dropped (backward starts from dc = 0)."""
+
+    def final_grads(self, d_finals):
+        dh, dc = d_finals
+        return dh, _ZERO(dc)
+
+
+class LSTMProjGradWrongOperand(LSTM):
+    """dW_hr = dh'^T tanh(c'): the output gate forgotten in what W_hr projects (m = o tanh(c'))."""
+
+    def proj_operand(self, o, tc):
+        return tc
+
+
+class LSTMSwappedDxDh(LSTM):
+    """dx and dh_prev computed with each other's weights (shape-compatible when I == H)."""
+
+    def input_grads(self, w, da, dq):
+        dx = sum(_mm(da[g], w["hh"][g]) for g in self.gate_order)
+        dh = sum(_mm(dq[g], w["ih"][g]) for g in self.gate_order)
+        return dx, dh
+
+
+class LSTMReverseNotReordered(LSTM):
+    """The reverse direction reads its output gradients in time order, though it processed
+    the sequence back to front."""
+
+    def upstream_per_step(self, dys, order):
+        return list(dys)
+
+
+class LSTMZeroedInitialGrads(LSTM):
+    """dh0 and dc0 returned as zeros (the initial state treated as a constant)."""
+
+    def initial_grads(self, d_init):
+        return [_ZERO(d) for d in d_init]
+
+
+# --- GRU -------------------------------------------------------------------------------
+class GRUGateOrderRZ(GRU):
+    """Reads torch's stacked rows as z, r, n: the reset and update gates swapped."""
+
+    gate_order = "zrn"
+
+
+class GRUBhnOutsideReset(GRU):
+    """n = tanh(W_in x + b_in + r * (W_hn h) + b_hn): b_hn outside the reset gate (the
+    paper's and Keras reset_after=False's placement of the bias, not torch's)."""
+
+    def n_preact(self, gi_n, hw_n, b_hn, r):
+        return gi_n + r * hw_n + b_hn
+
+
+class GRUZSwappedInBackward(GRU):
+    """z and 1 - z swapped in backward only: dn = dh' z, dh_prev = dh' (1 - z)."""
+
+    def update_grads(self, dh, z, n, h_prev):
+        return dh * z, dh * (h_prev - n), dh * (1 - z)
+
+
+class GRUMissingDhThroughZ(GRU):
+    """dh_prev lacks dh' * z: only the path through the gates' weights is carried back."""
+
+    def update_grads(self, dh, z, n, h_prev):
+        dn, dz, direct = super().update_grads(dh, z, n, h_prev)
+        return dn, dz, _ZERO(direct)
+
+
+class GRUResetGradMissing(GRU):
+    """dr = 0: the reset gate gets no gradient (r treated as a constant)."""
+
+    def reset_grad(self, da_n, q):
+        return _ZERO(da_n)
+
+
+class GRUSigmoidGradFromPreactivation(GRU):
+    """sigmoid'(a) computed as a (1 - a) from the pre-activation."""
+
+    def sig_grad(self, a, s):
+        return a * (1 - a)
+
+
+class GRUSwappedDxDh(GRU):
+    """dx and dh_prev computed with each other's weights (shape-compatible when I == H)."""
+
+    def input_grads(self, w, da, dq):
+        dx = sum(_mm(da[g], w["hh"][g]) for g in self.gate_order)
+        dh = sum(_mm(dq[g], w["ih"][g]) for g in self.gate_order)
+        return dx, dh
+
+
+class GRUReverseNotReordered(GRU):
+    """As LSTMReverseNotReordered."""
+
+    def upstream_per_step(self, dys, order):
+        return list(dys)
+
+
+class GRUZeroedDh0(GRU):
+    """dh0 returned as zeros."""
+
+    def initial_grads(self, d_init):
+        return [_ZERO(d) for d in d_init]
+
+
+# --- cells -----------------------------------------------------------------------------
+class LSTMCellIgnoresDc(LSTMCell):
+    """The upstream gradient on c' is dropped."""
+
+    def cell_upstream(self, d_new):
+        dh, dc = d_new
+        return dh, _ZERO(dc)
+
+
+class LSTMCellTanhCDerivativeMissing(LSTMCell):
+    def tanh_c_grad(self, c_prev, c_new, tc):
+        return np.ones_like(tc)
+
+
+class LSTMCellForgetGradUsesCt(LSTMCell):
+    def forget_operand(self, c_prev, c_new):
+        return c_new
+
+
+class GRUCellBhnOutsideReset(GRUCell):
+    def n_preact(self, gi_n, hw_n, b_hn, r):
+        return gi_n + r * hw_n + b_hn
+
+
+class GRUCellZSwappedInBackward(GRUCell):
+    def update_grads(self, dh, z, n, h_prev):
+        return dh * z, dh * (h_prev - n), dh * (1 - z)
+
+
+class GRUCellResetGradMissing(GRUCell):
+    def reset_grad(self, da_n, q):
+        return _ZERO(da_n)
+
+
+@dataclass(frozen=True)
+class GatedPlanted:
+    name: str
+    family: str  # "lstm", "gru", "lstm_cell", "gru_cell"
+    cls: type
+    first: str  # the first tensor that differs, in the family's causal order
+    config: dict  # what the bug needs, over the family's base case (GATED_BASE)
+    reason: str  # one line: why that tensor is the first to differ
+
+    @property
+    def needs(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.config.items()) or "any configuration"
+
+
+# The fixed base configuration of each family (T >= 2, B >= 2, I != H, bias, h0 given,
+# float64). Meta tests build their Case from it, updated by an entry's ``config``.
+GATED_BASE = {
+    "lstm": dict(input_size=3, hidden_size=4, seq_len=3, batch=2),
+    "gru": dict(input_size=3, hidden_size=4, seq_len=3, batch=2),
+    "lstm_cell": dict(input_size=3, hidden_size=4, batch=2),
+    "gru_cell": dict(input_size=3, hidden_size=4, batch=2),
+}
+
+_P = GatedPlanted
+GATED_PLANTED = [
+    _P("lstm_gate_order_i_f", "lstm", LSTMGateOrderIF, "output", {},
+       "the gates themselves are wrong: forward differs"),
+    _P("lstm_cell_state_not_carried", "lstm", LSTMCellStateNotCarried, "dx", {},
+       "dx at every step but the last misses the gradient carried through c (T >= 2; at T = 1 only dc0)"),
+    _P("lstm_tanh_c_derivative_missing", "lstm", LSTMTanhCDerivativeMissing, "dx", {},
+       "every gate's gradient goes through dc, which lacks tanh'(c_t); forward is right"),
+    _P("lstm_tanh_c_derivative_at_c_prev", "lstm", LSTMTanhCDerivativeAtCPrev, "dx", {},
+       "dc uses tanh'(c_{t-1}); forward is right, dx is the first gradient"),
+    _P("lstm_forget_grad_uses_c_t", "lstm", LSTMForgetGradUsesCt, "dx", {},
+       "da_f is wrong at every step, and dx = sum_g da_g W_ig"),
+    _P("lstm_sigmoid_grad_from_preactivation", "lstm", LSTMSigmoidGradFromPreactivation, "dx", {},
+       "da_i, da_f, da_o are wrong at every step"),
+    _P("lstm_ignores_d_c_n", "lstm", LSTMIgnoresDcN, "dx", {},
+       "the last step's dc misses d_c_n, so does its dx (the harness's d_c_n is never zero)"),
+    _P("lstm_proj_grad_wrong_operand", "lstm", LSTMProjGradWrongOperand, "grad weight_hr_l0", {"proj_size": 2},
+       "only dW_hr is touched (proj_size > 0): torch orders it after the layer's biases"),
+    _P("lstm_swapped_dx_dh", "lstm", LSTMSwappedDxDh, "dx", {"input_size": 4},
+       "dx through W_hh (shape-compatible only when I == H, proj_size = 0)"),
+    _P("lstm_reverse_not_reordered", "lstm", LSTMReverseNotReordered, "dx", {"bidirectional": True},
+       "the reverse direction's input gradient is wrong (bidirectional, T >= 2)"),
+    _P("lstm_zeroed_dh0_dc0", "lstm", LSTMZeroedInitialGrads, "dh0", {},
+       "dx and the weights are right; the initial states get no gradient"),
+    _P("gru_gate_order_r_z", "gru", GRUGateOrderRZ, "output", {},
+       "the gates themselves are wrong: forward differs"),
+    _P("gru_b_hn_outside_reset", "gru", GRUBhnOutsideReset, "output", {},
+       "a different model: forward differs (needs bias=True; without bias the two agree)"),
+    _P("gru_z_swapped_in_backward", "gru", GRUZSwappedInBackward, "dx", {},
+       "da_n scaled by z instead of 1 - z at every step"),
+    _P("gru_missing_dh_through_z", "gru", GRUMissingDhThroughZ, "dx", {},
+       "earlier steps miss dh' z carried back (T >= 2; at T = 1 only dh0)"),
+    _P("gru_reset_grad_missing", "gru", GRUResetGradMissing, "dx", {},
+       "da_r = 0 at every step, and dx includes da_r W_ir"),
+    _P("gru_sigmoid_grad_from_preactivation", "gru", GRUSigmoidGradFromPreactivation, "dx", {},
+       "da_r and da_z are wrong at every step"),
+    _P("gru_swapped_dx_dh", "gru", GRUSwappedDxDh, "dx", {"input_size": 4},
+       "dx through W_hh (shape-compatible only when I == H)"),
+    _P("gru_reverse_not_reordered", "gru", GRUReverseNotReordered, "dx", {"bidirectional": True},
+       "the reverse direction's input gradient is wrong (bidirectional, T >= 2)"),
+    _P("gru_zeroed_dh0", "gru", GRUZeroedDh0, "dh0", {},
+       "dx and the weights are right; the initial state gets no gradient"),
+    _P("lstm_cell_ignores_d_c", "lstm_cell", LSTMCellIgnoresDc, "dx", {},
+       "dc misses d_c_next, so does every gate's gradient"),
+    _P("lstm_cell_tanh_c_derivative_missing", "lstm_cell", LSTMCellTanhCDerivativeMissing, "dx", {},
+       "dc lacks tanh'(c')"),
+    _P("lstm_cell_forget_grad_uses_c_t", "lstm_cell", LSTMCellForgetGradUsesCt, "dx", {},
+       "da_f is wrong"),
+    _P("gru_cell_b_hn_outside_reset", "gru_cell", GRUCellBhnOutsideReset, "h_next", {},
+       "a different model: forward differs (needs bias=True)"),
+    _P("gru_cell_z_swapped_in_backward", "gru_cell", GRUCellZSwappedInBackward, "dx", {},
+       "da_n scaled by z instead of 1 - z"),
+    _P("gru_cell_reset_grad_missing", "gru_cell", GRUCellResetGradMissing, "dx", {},
+       "da_r = 0, and dx includes da_r W_ir"),
+]
