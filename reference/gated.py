@@ -78,9 +78,10 @@ GRU, gates stacked r, z, n, h' = (1 - z) n + z h::
       M_dx = sum_directions [M_da_r, M_da_z, M_da_n] |W_ih|;  M_gW_ih, M_gb_ih from
       [M_da_r, M_da_z, M_da_n], M_gW_hh, M_gb_hh from [M_da_r, M_da_z, M_dq], as for the LSTM.
 
-A sum of products of two bounded quantities is bounded by the product of their M's (as
-``reference/elman.py`` does): M_p M_q >= (M_p |q| + |p| M_q) / 2 since M >= |value|, a factor
-the 1000 absorbs. The conditioning these bounds rely on (every pre-activation |a| <= weight
+The weight gradients are sums over time and batch of products, bounded by the product rule
+itself, M(sum p^T q) = sum (M_p^T |q| + |p|^T M_q) (``_sum_of_products``; |p| the
+reference's per-step gradient, e.g. |da_i| = |dc| |g| s_i'), not by M_p M_q, which is up to
+M/|value| times looser where both factors carry the gates' absolute rounding. The conditioning these bounds rely on (every pre-activation |a| <= weight
 scale <= 3, so s' >= 0.045 and tanh' >= 0.0099 at every gate) is the strategies' job
 (``parity_tests/families/gated_common.py``); the cell state may still grow to |c| ~ T and
 saturate tanh(c), where the absolute term r = 1 keeps M honest.
@@ -269,6 +270,14 @@ def _abs(a):
     return np.abs(np.asarray(a, dtype=np.float64))
 
 
+def _sum_of_products(m_p, p, m_q, q):
+    """M(sum_{t,b} p^T q) = sum_{t,b} (M_p^T |q| + |p|^T M_q): a weight gradient (out, in) from
+    the per-step gradients p (T, B, out) and the inputs q (T, B, in), values and bounds."""
+    T, B = m_p.shape[:2]
+    flat = lambda a: np.abs(np.asarray(a, dtype=np.float64)).reshape(T * B, -1)  # noqa: E731
+    return flat(m_p).T @ flat(q) + flat(p).T @ flat(m_q)
+
+
 def lstm_bounds(kwargs: dict, params: dict, x, h0, c0, d_output, d_h_n, d_c_n) -> dict:
     """M of every LSTM tensor: output, h_n, c_n, dx, dh0, dc0 and every parameter gradient
     (keys "grad <name>"). TIME-MAJOR arrays in and out; h0 / c0 None for zeros."""
@@ -317,7 +326,7 @@ def lstm_bounds(kwargs: dict, params: dict, x, h0, c0, d_output, d_h_n, d_c_n) -
         for d in range(D):
             sfx, tr, m = f"_l{layer}" + ("_reverse" if d else ""), loop.traces[(layer, d)], fwd[(layer, d)]
             w_hh, w_hr = Ab[f"weight_hh{sfx}"], Ab.get(f"weight_hr{sfx}")
-            Mda, Mdh = np.empty((T, B, 4 * H)), np.empty((T, B, R))
+            Mda, Mdh, Ada = np.empty((T, B, 4 * H)), np.empty((T, B, R)), np.empty((T, B, 4 * H))
             carry_h, carry_c = _abs(d_h_n)[layer * D + d], _abs(d_c_n)[layer * D + d]
             for t in (range(T) if d else range(T - 1, -1, -1)):  # reverse processing order
                 i, f, g, o = np.split(tr.gates[t], 4, axis=-1)
@@ -335,17 +344,17 @@ def lstm_bounds(kwargs: dict, params: dict, x, h0, c0, d_output, d_h_n, d_c_n) -
                     mdc * i * dg + dc * mi * dg + dc * i * dtanh_bound(g, mg),
                     mdhf * np.abs(tc) * so + dhf * mtc * so + dhf * np.abs(tc) * dsigmoid_bound(o, mo),
                 ], axis=-1)
+                Ada[t] = np.concatenate([dc * np.abs(g) * si, dc * cp * sf, dc * i * dg, dhf * np.abs(tc) * so], axis=-1)
                 carry_h = Mda[t] @ w_hh
                 carry_c = mdc * f + dc * mf
             Mdh0[layer * D + d], Mdc0[layer * D + d] = carry_h, carry_c
             Mdx += Mda @ Ab[f"weight_ih{sfx}"]
-            A = Mda.reshape(T * B, 4 * H)
-            mags[f"grad weight_ih{sfx}"] = A.T @ Mx[layer].reshape(T * B, -1)
-            mags[f"grad weight_hh{sfx}"] = A.T @ m["hp"].reshape(T * B, R)
+            mags[f"grad weight_ih{sfx}"] = _sum_of_products(Mda, Ada, Mx[layer], tr.layer_input)
+            mags[f"grad weight_hh{sfx}"] = _sum_of_products(Mda, Ada, m["hp"], tr.h_prev)
             if bias:
-                mags[f"grad bias_ih{sfx}"] = mags[f"grad bias_hh{sfx}"] = A.sum(axis=0)
+                mags[f"grad bias_ih{sfx}"] = mags[f"grad bias_hh{sfx}"] = Mda.reshape(T * B, -1).sum(axis=0)
             if proj:
-                mags[f"grad weight_hr{sfx}"] = Mdh.reshape(T * B, R).T @ m["hf"].reshape(T * B, H)
+                mags[f"grad weight_hr{sfx}"] = _sum_of_products(Mdh, tr.dh, m["hf"], tr.hf)
         Mdy = Mdx
     mags.update(output=Mx[L], h_n=Mhn, c_n=Mcn, dx=Mdy, dh0=Mdh0, dc0=Mdc0)
     return mags
@@ -398,6 +407,7 @@ def gru_bounds(kwargs: dict, params: dict, x, h0, d_output, d_h_n) -> dict:
             sfx, tr, m = f"_l{layer}" + ("_reverse" if d else ""), loop.traces[(layer, d)], fwd[(layer, d)]
             w_hh = Ab[f"weight_hh{sfx}"]
             Mdax, Mdah = np.empty((T, B, 3 * H)), np.empty((T, B, 3 * H))
+            Adax, Adah = np.empty((T, B, 3 * H)), np.empty((T, B, 3 * H))
             carry = _abs(d_h_n)[layer * D + d]
             for t in (range(T) if d else range(T - 1, -1, -1)):
                 r, z, n = np.split(tr.gates[t], 3, axis=-1)
@@ -413,15 +423,17 @@ def gru_bounds(kwargs: dict, params: dict, x, h0, d_output, d_h_n) -> dict:
                 mdaz = mdh * hn * sz + dh * (mhp + mn) * sz + dh * hn * dsigmoid_bound(z, mz)
                 Mdax[t] = np.concatenate([mdar, mdaz, mdan], axis=-1)
                 Mdah[t] = np.concatenate([mdar, mdaz, mdq], axis=-1)
+                dar, daz = dan * q * sr, dh * np.abs(tr.h_prev[t] - n) * sz
+                Adax[t] = np.concatenate([dar, daz, dan], axis=-1)
+                Adah[t] = np.concatenate([dar, daz, dan * r], axis=-1)
                 carry = mdh * z + dh * mz + Mdah[t] @ w_hh
             Mdh0[layer * D + d] = carry
             Mdx += Mdax @ Ab[f"weight_ih{sfx}"]
-            AX, AH = Mdax.reshape(T * B, 3 * H), Mdah.reshape(T * B, 3 * H)
-            mags[f"grad weight_ih{sfx}"] = AX.T @ Mx[layer].reshape(T * B, -1)
-            mags[f"grad weight_hh{sfx}"] = AH.T @ m["hp"].reshape(T * B, H)
+            mags[f"grad weight_ih{sfx}"] = _sum_of_products(Mdax, Adax, Mx[layer], tr.layer_input)
+            mags[f"grad weight_hh{sfx}"] = _sum_of_products(Mdah, Adah, m["hp"], tr.h_prev)
             if bias:
-                mags[f"grad bias_ih{sfx}"] = AX.sum(axis=0)
-                mags[f"grad bias_hh{sfx}"] = AH.sum(axis=0)
+                mags[f"grad bias_ih{sfx}"] = Mdax.reshape(T * B, -1).sum(axis=0)
+                mags[f"grad bias_hh{sfx}"] = Mdah.reshape(T * B, -1).sum(axis=0)
         Mdy = Mdx
     mags.update(output=Mx[L], h_n=Mhn, dx=Mdy, dh0=Mdh0)
     return mags
