@@ -212,3 +212,12 @@ def test_bugs_that_need_two_steps_show_at_one_step_only_in_the_initial_state_gra
     diffs = differences(entry.cls, entry.family, dict(_entry_config(entry), seq_len=1))
     failing = [n for n, e in diffs if e > 1e-6]
     assert failing == (["dc0"] if entry.family == "lstm" else ["dh0"]), diffs
+
+
+@pytest.mark.parametrize("entry", [e for e in G.GATED_PLANTED if e.invisible is not None], ids=lambda e: e.name)
+def test_planted_gated_bug_needs_what_its_row_says(entry):
+    """Where the row says the bug is invisible (proj_size = 0, unidirectional, no bias), it
+    computes torch's numbers: the configuration in ``shows`` is needed, not decoration."""
+    cfg = dict(_entry_config(entry), **entry.invisible)
+    bad = [(n, e) for n, e in differences(entry.cls, entry.family, cfg) if e > TOL]
+    assert not bad, f"{entry.name} on {cfg}: {bad}"

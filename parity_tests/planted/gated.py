@@ -742,10 +742,10 @@ class GatedPlanted:
     first: str  # the first tensor that differs, in the family's causal order
     config: dict  # what the bug needs, over the family's base case (GATED_BASE)
     reason: str  # one line: why that tensor is the first to differ
-
-    @property
-    def needs(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.config.items()) or "any configuration"
+    shows: str = "no option needed"  # where it shows, in words
+    # A configuration (over the entry's own) where the bug computes torch's numbers exactly,
+    # which proves ``shows`` is needed (meta_tests/test_gated_impl.py checks it); None: none.
+    invisible: dict | None = None
 
 
 # The fixed base configuration of each family (T >= 2, B >= 2, I != H, bias, h0 given,
@@ -762,7 +762,8 @@ GATED_PLANTED = [
     _P("lstm_gate_order_i_f", "lstm", LSTMGateOrderIF, "output", {},
        "the gates themselves are wrong: forward differs"),
     _P("lstm_cell_state_not_carried", "lstm", LSTMCellStateNotCarried, "dx", {},
-       "dx at every step but the last misses the gradient carried through c (T >= 2; at T = 1 only dc0)"),
+       "dx at every step but the last misses the gradient carried through c (T >= 2; at T = 1 only dc0)",
+       "T >= 2 (at T = 1: dc0 only)"),
     _P("lstm_tanh_c_derivative_missing", "lstm", LSTMTanhCDerivativeMissing, "dx", {},
        "every gate's gradient goes through dc, which lacks tanh'(c_t); forward is right"),
     _P("lstm_tanh_c_derivative_at_c_prev", "lstm", LSTMTanhCDerivativeAtCPrev, "dx", {},
@@ -772,31 +773,39 @@ GATED_PLANTED = [
     _P("lstm_sigmoid_grad_from_preactivation", "lstm", LSTMSigmoidGradFromPreactivation, "dx", {},
        "da_i, da_f, da_o are wrong at every step"),
     _P("lstm_ignores_d_c_n", "lstm", LSTMIgnoresDcN, "dx", {},
-       "the last step's dc misses d_c_n, so does its dx (the harness's d_c_n is never zero)"),
+       "the last step's dc misses d_c_n, so does its dx (the harness's d_c_n is never zero)",
+       "a nonzero d_c_n (always drawn)"),
     _P("lstm_proj_grad_wrong_operand", "lstm", LSTMProjGradWrongOperand, "grad weight_hr_l0", {"proj_size": 2},
-       "only dW_hr is touched (proj_size > 0): torch orders it after the layer's biases"),
+       "only dW_hr is touched (proj_size > 0): torch orders it after the layer's biases",
+       "proj_size > 0", {"proj_size": 0}),
     _P("lstm_swapped_dx_dh", "lstm", LSTMSwappedDxDh, "dx", {"input_size": 4},
-       "dx through W_hh (shape-compatible only when I == H, proj_size = 0)"),
+       "dx through W_hh (shape-compatible only when I == H, proj_size = 0)",
+       "I == H (otherwise a shape error)"),
     _P("lstm_reverse_not_reordered", "lstm", LSTMReverseNotReordered, "dx", {"bidirectional": True},
-       "the reverse direction's input gradient is wrong (bidirectional, T >= 2)"),
+       "the reverse direction's input gradient is wrong (bidirectional, T >= 2)",
+       "bidirectional, T >= 2", {"bidirectional": False}),
     _P("lstm_zeroed_dh0_dc0", "lstm", LSTMZeroedInitialGrads, "dh0", {},
        "dx and the weights are right; the initial states get no gradient"),
     _P("gru_gate_order_r_z", "gru", GRUGateOrderRZ, "output", {},
        "the gates themselves are wrong: forward differs"),
     _P("gru_b_hn_outside_reset", "gru", GRUBhnOutsideReset, "output", {},
-       "a different model: forward differs (needs bias=True; without bias the two agree)"),
+       "a different model: forward differs (needs bias=True; without bias the two agree)",
+       "bias=True", {"bias": False}),
     _P("gru_z_swapped_in_backward", "gru", GRUZSwappedInBackward, "dx", {},
        "da_n scaled by z instead of 1 - z at every step"),
     _P("gru_missing_dh_through_z", "gru", GRUMissingDhThroughZ, "dx", {},
-       "earlier steps miss dh' z carried back (T >= 2; at T = 1 only dh0)"),
+       "earlier steps miss dh' z carried back (T >= 2; at T = 1 only dh0)",
+       "T >= 2 (at T = 1: dh0 only)"),
     _P("gru_reset_grad_missing", "gru", GRUResetGradMissing, "dx", {},
        "da_r = 0 at every step, and dx includes da_r W_ir"),
     _P("gru_sigmoid_grad_from_preactivation", "gru", GRUSigmoidGradFromPreactivation, "dx", {},
        "da_r and da_z are wrong at every step"),
     _P("gru_swapped_dx_dh", "gru", GRUSwappedDxDh, "dx", {"input_size": 4},
-       "dx through W_hh (shape-compatible only when I == H)"),
+       "dx through W_hh (shape-compatible only when I == H)",
+       "I == H (otherwise a shape error)"),
     _P("gru_reverse_not_reordered", "gru", GRUReverseNotReordered, "dx", {"bidirectional": True},
-       "the reverse direction's input gradient is wrong (bidirectional, T >= 2)"),
+       "the reverse direction's input gradient is wrong (bidirectional, T >= 2)",
+       "bidirectional, T >= 2", {"bidirectional": False}),
     _P("gru_zeroed_dh0", "gru", GRUZeroedDh0, "dh0", {},
        "dx and the weights are right; the initial state gets no gradient"),
     _P("lstm_cell_ignores_d_c", "lstm_cell", LSTMCellIgnoresDc, "dx", {},
@@ -806,7 +815,8 @@ GATED_PLANTED = [
     _P("lstm_cell_forget_grad_uses_c_t", "lstm_cell", LSTMCellForgetGradUsesCt, "dx", {},
        "da_f is wrong"),
     _P("gru_cell_b_hn_outside_reset", "gru_cell", GRUCellBhnOutsideReset, "h_next", {},
-       "a different model: forward differs (needs bias=True)"),
+       "a different model: forward differs (needs bias=True)",
+       "bias=True", {"bias": False}),
     _P("gru_cell_z_swapped_in_backward", "gru_cell", GRUCellZSwappedInBackward, "dx", {},
        "da_n scaled by z instead of 1 - z"),
     _P("gru_cell_reset_grad_missing", "gru_cell", GRUCellResetGradMissing, "dx", {},
