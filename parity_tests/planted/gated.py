@@ -1,5 +1,5 @@
-"""Correct LSTM, GRU, LSTMCell and GRUCell written differently from scratch, and the hooks
-``gated_bugs.py``-style subclasses override to plant one classic mistake each.
+"""Correct LSTM, GRU, LSTMCell and GRUCell written differently from scratch, and planted
+bugs: subclasses that override one hook each with a classic mistake (``GATED_PLANTED``).
 
 They follow the issue-12 contract exactly (torch's names and shapes)::
 
@@ -43,8 +43,11 @@ GRU ``gru_update`` is "torch" (h' = (1 - z) n + z h) or "complement" (h' = z n +
 its z being torch's 1 - z). A class written in another convention is a subclass that sets
 them; the adapter translates the weights.
 
-Every step of the derivation a classic mistake can hit is a small method (a *hook*);
-``GATED_PLANTED`` (at the end) lists the subclasses that override one hook each.
+Every step of the derivation a classic mistake can hit is a small method (a *hook*), as in
+``concat_rnn.py`` / ``bugs.py`` for the RNN; ``GATED_PLANTED`` (at the end) lists the
+subclasses that override one hook each, the first tensor each must be blamed for, where it
+shows and why. ``meta_tests/test_gated_impl.py`` checks the correct classes and every entry
+against torch directly; ``meta_tests/test_gated_planted.py`` runs them through the harness.
 """
 
 from __future__ import annotations
