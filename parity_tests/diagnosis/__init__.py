@@ -167,11 +167,14 @@ def _transformed(probe: Probe) -> list:
                 out.append((Suspect(f"two gradients swapped ({k} <-> {k2})",
                                     f"the gradient of {k[5:]} was stored as {k2[5:]} and the other way round"),
                             {**ref, k: ref[k2], k2: ref[k]}))
-    B = getattr(probe.config, "batch", 1)
-    if B > 1:
-        out.append((Suspect("gradient scaled by the batch size (mean instead of sum)",
-                            "dW = sum over batch and time of da_t^T x_t; the implementation divided by B"),
-                    {**ref, **{k: ref[k] / B for k in grads}}))
+    out += _batch_factor(probe, grads)
+    out += _clipped(probe, grads)
+    for k in flat(probe.case.family.backward_returns)[1:]:
+        if k in ref:
+            out.append((Suspect(f"{k} not propagated to the initial state (returned as zero)",
+                                f"{k} is the gradient carried all the way back to the initial state (through "
+                                "the first step's recurrent weight); the implementation returned zeros"), {**ref, k: np.zeros_like(ref[k])}))
+    out += _one_bias(probe)
     for k in flat(probe.case.family.backward_returns) + grads:
         out.append((Suspect(f"sign flip ({k})", f"{k} has the opposite sign (a descent step folded into the gradient?)"),
                     {**ref, k: -ref[k]}))
@@ -180,6 +183,89 @@ def _transformed(probe: Probe) -> list:
             out.append((Suspect(f"a bias missing ({k})", f"a_t = x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh: "
                                 f"{k[5:]} gets sum_t,b da_t too; the implementation left it at zero"),
                         {**ref, k: np.zeros_like(ref[k])}))
+    return out
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def _batch_factor(probe: Probe, grads: list) -> list:
+    """Parameter gradients divided by a factor of the batch: the loss was a mean where torch's
+    (and the contract's) is a sum. The factor is named: B, or T*B when time is averaged too;
+    under ``--reduction mean`` the reverse mistake (summed, factor B too large) is named."""
+    cfg, ref = probe.config, probe.ref
+    B, T = getattr(cfg, "batch", 1), getattr(cfg, "seq_len", 1)
+    mean = getattr(probe.cls, "reduction", "sum") == "mean"
+    out = []
+    if not mean:
+        factors = [(B, f"the batch size B = {B}")] + ([(T * B, f"T*B = {T * B} (batch and time)")] if T > 1 else [])
+        for factor, what in factors:
+            if factor > 1:
+                out.append((Suspect(f"weight gradients averaged over the batch (divided by {what})",
+                                    f"dW = sum over batch and time of da_t^T x_t (torch's loss is a sum); the "
+                                    f"implementation divided every parameter gradient by {factor}. If your "
+                                    "loss is a mean over the batch, run with --reduction mean"),
+                            {**ref, **{k: ref[k] / factor for k in grads}}))
+    elif B > 1:
+        out.append((Suspect(f"weight gradients summed over the batch though --reduction mean was given "
+                            f"(B = {B} times too large)",
+                            "with --reduction mean the parameter gradients are averaged over the batch; the "
+                            "implementation's are sums: drop --reduction mean"),
+                    {**ref, **{k: ref[k] * B for k in grads}}))
+    return out
+
+
+def _clipped(probe: Probe, grads: list) -> list:
+    """Gradients clipped elementwise to [-c, c] inside backward (min-char-rnn's
+    ``np.clip(dparam, -5, 5, out=dparam)``). c is read off the implementation's numbers: a
+    clipped tensor's greatest magnitude is exactly c, an unclipped one's is below it; then
+    clip(reference, -c, c) must reproduce every tensor. Two scopes: the parameter gradients,
+    or every gradient backward returns."""
+    ref, mine, fam = probe.ref, probe.mine, probe.case.family
+    scopes = [("parameter gradients", grads),
+              ("every gradient (parameters and inputs)",
+               grads + [k for k in flat(fam.backward_returns) if k in ref])]
+    out = []
+    for n, (what, keys) in enumerate(scopes):
+        sizes = [float(np.max(np.abs(mine[k]))) for k in keys if np.size(mine[k])]
+        if not sizes:
+            continue
+        c = max(sizes)
+        if not np.isfinite(c) or c <= 0:
+            continue
+        if n and not any(np.any(np.abs(ref[k]) > c) for k in keys if k not in grads):
+            continue  # no input gradient reaches c: the same alternative as the first scope
+        out.append((Suspect(f"gradients clipped to [-{_fmt(c)}, {_fmt(c)}] ({what})",
+                            f"backward returns the exact gradient; the implementation clipped each element to "
+                            f"[-c, c] with c = {_fmt(c)} (np.clip(dparam, -c, c)): exact until a gradient "
+                            "exceeds c"),
+                    {**ref, **{k: np.clip(ref[k], -c, c) for k in keys}}))
+    return out
+
+
+def _one_bias(probe: Probe) -> list:
+    """Forward with one bias where torch adds two (b_ih + b_hh): the reference run with the
+    other bias at zero. Its gradient is then either the kept bias's (the implementation
+    still computed both from da) or zero."""
+    params = probe.arrays["params"]
+    out = []
+    for kept, dropped in (("bias_ih", "bias_hh"), ("bias_hh", "bias_ih")):
+        names = [k for k in params if k.startswith(dropped)]
+        if not names or not any(np.any(params[k]) for k in names):
+            continue
+        arrays = dict(probe.arrays, params={k: np.zeros_like(v) if k in names else v for k, v in params.items()})
+        r = probe.reference(arrays)
+        if getattr(probe.cls, "reduction", "sum") == "mean":
+            B = probe.config.batch
+            r = {k: v / B if k.startswith("grad ") else v for k, v in r.items()}
+        same = {f"grad {k}": r[f"grad {k.replace(dropped, kept, 1)}"] for k in names}
+        zero = {f"grad {k}": np.zeros_like(r[f"grad {k}"]) for k in names}
+        eq = (f"a_t = x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh; the implementation's forward added "
+              f"{kept} only ({dropped} ignored)")
+        out.append((Suspect(f"forward with one bias ({kept} only, not {kept} + {dropped})", eq), {**r, **same}))
+        out.append((Suspect(f"forward with one bias ({kept} only, not {kept} + {dropped}), "
+                            f"and no gradient for {dropped}", eq), {**r, **zero}))
     return out
 
 

@@ -18,7 +18,7 @@ from rnn_parity.reference.torch_ref import param_shapes
 
 from ..core.cases import Case, ConfigBase, module_field, with_pins
 from ..core.family import Family, Row
-from . import entry
+from . import entry, rnn_cell_diagnosis
 from .rnn import configs as rnn_configs
 
 
@@ -134,4 +134,6 @@ RNN_CELL = Family(
     configs=configs,
     edge_cases=edge_cases,
     rows=ROWS,
+    localize=rnn_cell_diagnosis.localize,
+    mutants=rnn_cell_diagnosis.mutants,
 )

@@ -13,7 +13,7 @@ from hypothesis import settings
 from parity_tests.meta_tests._subprocess import run_pytest
 from parity_tests.core.messages import ParityMismatch
 from parity_tests.families import ROWS, row_by_name
-from parity_tests.planted.bugs import PLANTED
+from parity_tests.planted.bugs import NO_SUSPECT, PLANTED
 from parity_tests.planted.concat_rnn import ColumnCell, ConcatRNN
 from parity_tests.properties import run_property
 
@@ -33,6 +33,20 @@ def test_planted_bug_is_rejected(planted):
     # backward bug, only dW_hh for an off-by-one in dW_hh, ...).
     outside = [t for t in info.value.failed if not any(fnmatch(t, p) for p in planted.reach)]
     assert not outside, f"{planted.cls.__name__}: blamed {outside}, outside its reach {planted.reach}:\n{info.value}"
+    # The diagnosis the user reads with that failure names the planted mistake FIRST (or,
+    # for a mistake no suspect models, none: a wrong suspect is worse than none).
+    if planted.suspect is not None:
+        suspects = [s.name for s in info.value.diagnosis.suspects]
+        if planted.suspect == NO_SUSPECT:
+            assert not suspects, f"{planted.cls.__name__}: a suspect for a mistake none models:\n{info.value}"
+        else:
+            assert suspects and suspects[0].startswith(planted.suspect), (
+                f"{planted.cls.__name__}: first suspect should be {planted.suspect!r}:\n{info.value}")
+
+
+def test_every_planted_bug_pins_a_suspect():
+    """Section 4 of issue 11: every planted bug says which suspect (or none) its diagnosis names."""
+    assert all(p.suspect is not None for p in PLANTED), [p.cls.__name__ for p in PLANTED if p.suspect is None]
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: r.name)

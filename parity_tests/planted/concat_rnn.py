@@ -98,10 +98,31 @@ class ConcatRNN:
         """Layer ``layer``'s input gradient is the output gradient of layer - 1."""
         return d_in
 
+    def forward_bias(self, b_ih, b_hh):
+        """The one bias the concatenated form adds: b = b_ih + b_hh."""
+        return b_ih + b_hh
+
+    def to_time_major(self, a, T, B):
+        """(B, T, ...) -> (T, B, ...) for batch_first: a transpose (``T, B``: the sizes)."""
+        return np.swapaxes(a, 0, 1)
+
+    def to_batch_major(self, a, T, B):
+        """(T, B, ...) -> (B, T, ...): the transpose back."""
+        return np.swapaxes(a, 0, 1)
+
+    def output_grads(self, d_out):
+        """dL/d(output) at every time step, (T, B, D*H): all of them reach backward."""
+        return d_out
+
+    def grad_initial_state(self, dh_prev, dh_first):
+        """dL/dh0 is what the first processed step sends back (``dh_prev``), not the
+        gradient ``dh_first`` reaching that step's own output."""
+        return dh_prev
+
     # -- forward ---------------------------------------------------------------------
     def forward(self, x, h0=None):
         dtype = x.dtype
-        xs = np.swapaxes(x, 0, 1) if self.batch_first else x  # (T, B, I)
+        xs = self.to_time_major(x, x.shape[1], x.shape[0]) if self.batch_first else x  # (T, B, I)
         T, B, _ = xs.shape
         seq = [xs[t].T for t in range(T)]  # column vectors: (I, B) per step
         if h0 is None:
@@ -128,14 +149,14 @@ class ConcatRNN:
         output = np.stack([s.T for s in seq])  # (T, B, D*H)
         self.T, self.B, self.dtype = T, B, dtype
         if self.batch_first:
-            output = np.swapaxes(output, 0, 1)
+            output = self.to_batch_major(output, T, B)
         return np.ascontiguousarray(output), np.stack(h_n)
 
     def _weights(self, layer, sfx, dtype):
         w_ih = self.params[f"weight_ih_l{layer}{sfx}"]
         w_hh = self.params[f"weight_hh_l{layer}{sfx}"]
         if self.bias:
-            b = (self.params[f"bias_ih_l{layer}{sfx}"] + self.params[f"bias_hh_l{layer}{sfx}"])[:, None]
+            b = self.forward_bias(self.params[f"bias_ih_l{layer}{sfx}"], self.params[f"bias_hh_l{layer}{sfx}"])[:, None]
         else:
             b = np.zeros((self.H, 1), dtype=dtype)
         return w_ih, w_hh, b
@@ -143,7 +164,7 @@ class ConcatRNN:
     # -- backward --------------------------------------------------------------------
     def backward(self, d_output, d_h_n=None):
         T, B, H, D, dtype = self.T, self.B, self.H, self.D, self.dtype
-        d_out = np.swapaxes(d_output, 0, 1) if self.batch_first else d_output
+        d_out = self.output_grads(self.to_time_major(d_output, T, B) if self.batch_first else d_output)
         if d_h_n is None:
             d_h_n = np.zeros((self.L * D, B, H), dtype=dtype)
         grads, dh0 = {}, [None] * (self.L * D)
@@ -160,6 +181,7 @@ class ConcatRNN:
                 for s in range(len(steps) - 1, -1, -1):
                     t, x, h_prev, a, h_cur = steps[s]
                     dh = self.total_dh(dys[s], dh_future)
+                    dh_first = dh
                     da = dh * self.act_grad(a, h_cur)
                     gw_ih, gw_hh = self.weight_grads(da, x, h_prev, h_cur)
                     dw_ih = self.accumulate(dw_ih, gw_ih)
@@ -170,7 +192,7 @@ class ConcatRNN:
                     dx, dh_future = self.split_dz(da, w_ih, w_hh)
                     dh_future = self.carry_back(dh_future, s)
                     d_in[t] = d_in[t] + dx
-                dh0[layer * D + d] = dh_future.T
+                dh0[layer * D + d] = self.grad_initial_state(dh_future, dh_first).T
                 grads[f"weight_ih_l{layer}{sfx}"] = dw_ih
                 grads[f"weight_hh_l{layer}{sfx}"] = dw_hh
                 if self.bias:
@@ -180,7 +202,7 @@ class ConcatRNN:
         self.grads = self.scale_grads(grads, B)
         dx = np.stack([g.T for g in d_seq])
         if self.batch_first:
-            dx = np.swapaxes(dx, 0, 1)
+            dx = self.to_batch_major(dx, T, B)
         return np.ascontiguousarray(dx), np.stack(dh0)
 
 
@@ -207,13 +229,19 @@ class ColumnCell:
     def weight_grads(self, da):
         return da @ self.x.T, da @ self.h_prev.T
 
+    def forward_bias(self, b_ih, b_hh):
+        return b_ih + b_hh
+
+    def scale_grads(self, grads, batch):
+        return grads
+
     def forward(self, x, h=None):
         p = self.params
         self.x = x.T  # (I, B)
         self.h_prev = np.zeros((p["weight_hh"].shape[0], x.shape[0]), dtype=x.dtype) if h is None else h.T
         self.a = p["weight_ih"] @ self.x + p["weight_hh"] @ self.h_prev
         if self.bias:
-            self.a = self.a + (p["bias_ih"] + p["bias_hh"])[:, None]
+            self.a = self.a + self.forward_bias(p["bias_ih"], p["bias_hh"])[:, None]
         self.h = np.tanh(self.a) if self.nonlinearity == "tanh" else np.maximum(self.a, 0)
         return self.h.T.copy()
 
@@ -223,5 +251,6 @@ class ColumnCell:
         self.grads = {"weight_ih": g_ih, "weight_hh": g_hh}
         if self.bias:
             self.grads.update(bias_ih=da.sum(axis=1), bias_hh=da.sum(axis=1))
+        self.grads = self.scale_grads(self.grads, da.shape[1])
         dx, dh = self.dx_dh(da)
         return dx.T.copy(), dh.T.copy()
