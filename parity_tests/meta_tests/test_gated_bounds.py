@@ -175,3 +175,51 @@ def test_planted_perturbation_exceeds_the_budget(cls, config, first, dtype):
         # A wide margin, not a near miss: float64 by many orders, float32 by at least 10x.
         margin = failed[0].max_abs / failed[0].allowed_abs
         assert margin > (1e6 if dtype == "float64" else 10), (seed, margin)
+
+
+# ---------------------------------------------------------------------------------------
+# Every promised knob is reached by the gated rows under the ci profile (the configurations
+# the rows' strategies draw, plus their @example edge cases; no model is run).
+# ---------------------------------------------------------------------------------------
+def _features(case) -> set:
+    c = case.config
+    f = {f"I == H: {c.input_size == c.hidden_size}", f"B = 1: {c.batch == 1}", f"bias: {c.bias}",
+         f"state given: {c.has_h0}", f"dtype: {c.dtype}", f"zero weights: {case.zero_weights}"}
+    if hasattr(c, "seq_len"):
+        f |= {f"T = 1: {c.seq_len == 1}", f"T >= 2: {c.seq_len >= 2}", f"batch_first: {c.batch_first}",
+              f"bidirectional: {c.bidirectional}", f"stacked: {c.num_layers > 1}"}
+        if c.batch_first and c.seq_len > 1:
+            assert c.batch >= 2 and c.batch != c.seq_len, c
+    if getattr(c, "proj_size", 0):
+        assert 0 < c.proj_size < c.hidden_size, c
+        f.add("projected: True")
+    return f
+
+
+PROMISED = {
+    "layer": ["I == H: True", "T = 1: True", "T >= 2: True", "B = 1: True", "bias: False", "bias: True",
+              "state given: False", "state given: True", "dtype: float32", "dtype: float64", "batch_first: True",
+              "batch_first: False", "bidirectional: True", "stacked: True", "zero weights: True"],
+    "cell": ["I == H: True", "B = 1: True", "bias: False", "bias: True", "state given: False", "state given: True",
+             "dtype: float32", "dtype: float64", "zero weights: True"],
+}
+
+
+@pytest.mark.parametrize("family", GATED)
+def test_every_promised_knob_is_drawn_by_the_rows_under_ci(family):
+    fam = FAMILIES[family]
+    seen = set()
+    ci = settings(settings.get_profile("ci"), database=None)
+    for row in fam.rows:
+        for case in fam.edge_cases(row.pins):
+            seen |= _features(case)
+
+        @ci
+        @given(case=cases(fam, **row.pins))
+        def collect(case):
+            seen.update(_features(case))
+
+        collect()
+    promised = PROMISED["cell" if family.endswith("_cell") else "layer"] + (["projected: True"] if family == "lstm" else [])
+    missing = [p for p in promised if p not in seen]
+    assert not missing, f"never drawn by the {family} rows under the ci profile: {missing}"
