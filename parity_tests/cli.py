@@ -27,6 +27,7 @@ module must be importable from it). Exit status: 0 all pass, 1 any fails, 2 usag
     rnn-parity check --rnn-impl mymod:MyRNN
     rnn-parity check --rnn-impl my_layers --convention cs231n
     rnn-parity check --cell-impl mymod:MyCell --reduction mean --profile thorough --seed 3
+    rnn-parity check --rnn-impl mymod:MyRNN --strict-dtype   (another dtype than the input's fails)
     rnn-parity check --rnn-impl mymod:MyRNN -- -x -n 2      (after --: passed to pytest)
 """
 
@@ -61,7 +62,9 @@ def check(argv: list[str]) -> int:
     pytest_args = ["--pyargs", "parity_tests.tests.test_parity", "-p", "no:cacheprovider"]
     pytest_args += ["--parity-only", ",".join(families or [e.name for e in CATALOG])]
     for flag, value in values.items():
-        if value is not None and not (flag == "--reduction" and value == "sum"):
+        if isinstance(value, bool):  # a switch (--strict-dtype): the flag alone, when set
+            pytest_args += [flag] if value else []
+        elif value is not None and not (flag == "--reduction" and value == "sum"):
             pytest_args += [flag, value]
     if args.profile:
         pytest_args += ["--hypothesis-profile", args.profile]

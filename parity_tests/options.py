@@ -27,22 +27,31 @@ def option_specs() -> list[tuple[tuple[str, ...], dict]]:
         (("--reduction",), dict(default="sum", choices=REDUCTIONS,
                                 help="how your weight and bias gradients reduce over the batch: sum "
                                      "(torch's, the default) or mean (divided by the batch size)")),
+        (("--strict-dtype",), dict(action="store_true", default=False,
+                                   help="a tensor your plug-in returns in another dtype than its inputs' "
+                                        "(float64 from np.zeros for float32 input, ...) fails the case; by "
+                                        "default it is a warning and only the values decide (each judged at "
+                                        "the precision of the inputs). The harness's own classes always run strict")),
     ]
     return specs
 
 
 def given(values: dict) -> bool:
-    """Was any plug-in option given (``values``: option -> value as parsed)?"""
+    """Was any plug-in option given (``values``: option -> value as parsed)? ``--strict-dtype``
+    alone is not one: it qualifies the plug-ins (the default classes run strict anyway)."""
     return any(values.get(e.option) for e in CATALOG) or bool(values.get("--convention")) \
         or values.get("--reduction", "sum") != "sum"
 
 
 def resolve(values: dict) -> dict:
     """``values``: option -> value as parsed (``"--rnn-impl"`` -> ``"mod:Cls"`` or None, and
-    ``"--convention"``, ``"--reduction"``) -> family name -> the class under test. A bad
-    option raises ValueError naming it."""
+    ``"--convention"``, ``"--reduction"``, ``"--strict-dtype"``) -> family name -> the class
+    under test. A bad option raises ValueError naming it. A plug-in carries its dtype policy
+    (``core/dtypes.with_dtype_policy``): a dtype mismatch is a warning, or with
+    ``--strict-dtype`` a failure; the default classes are strict."""
     from .families.conventions import CONVENTIONS, MODULE_CONVENTIONS, adapt
     from .core.contract import load_impl, load_module, with_reduction
+    from .core.dtypes import with_dtype_policy
 
     convention, reduction = values.get("--convention"), values.get("--reduction") or "sum"
     if convention is not None and convention not in CONVENTIONS:
@@ -62,5 +71,7 @@ def resolve(values: dict) -> dict:
             raise ValueError(f"{e.option}: {exc}") from None
         if reduction != "sum" and values.get(e.option):
             cls = with_reduction(cls, reduction)
+        if values.get(e.option):
+            cls = with_dtype_policy(cls, bool(values.get("--strict-dtype")))
         impls[e.name] = cls
     return impls

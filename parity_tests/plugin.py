@@ -2,7 +2,8 @@
 ``pip install rnn-parity`` it is active in every pytest run, from any folder.
 
     pytest --pyargs parity_tests --rnn-impl mymod:MyRNN [--cell-impl mymod:MyCell]
-           [--convention NAME] [--reduction sum|mean] [--hypothesis-profile ci|dev|thorough]
+           [--convention NAME] [--reduction sum|mean] [--strict-dtype]
+           [--hypothesis-profile ci|dev|thorough]
 
 It is light until it is needed: in a run that gives no parity option and collects no parity
 test it declares its options and nothing else (no torch, no hypothesis strategies, no thread
@@ -10,6 +11,11 @@ pinning). It becomes active when a parity option is given or a path (or ``--pyar
 module) inside ``parity_tests`` is collected; then it pins BLAS threads, registers the
 hypothesis profiles, warms torch up and resolves the plug-in classes once, into
 ``config.stash``.
+
+A plug-in returning another dtype than its inputs' gets a ``DtypeWarning``
+(``core/dtypes.py``) unless ``--strict-dtype`` is given. The plugin adds a filter for it
+to the ini's ``filterwarnings`` in every run, after the project's own entries, so that
+it is shown as a warning even where the project sets ``filterwarnings = error``.
 """
 
 from __future__ import annotations
@@ -81,6 +87,11 @@ def _register_profiles():
 
 @pytest.hookimpl(tryfirst=True)  # before hypothesis loads --hypothesis-profile
 def pytest_configure(config):
+    from .core.dtypes import WARNING_FILTER  # imports nothing: light in every run
+
+    # Appended after the project's own entries (later entries win): a blanket "error" does
+    # not turn the DtypeWarning into a failure; --strict-dtype is the way to make it one.
+    config.addinivalue_line("filterwarnings", WARNING_FILTER)
     config.stash[ACTIVE] = False
     config.stash[DECLINED] = {}
     if _wanted(config):
@@ -206,6 +217,8 @@ def pytest_report_header(config):
     for flag in ("--convention", "--reduction"):
         if values.get(flag) and not (flag == "--reduction" and values[flag] == "sum"):
             opts += f", {flag} {values[flag]}"
+    if values.get("--strict-dtype"):
+        opts += ", --strict-dtype"
     return (f"rnn-parity: {opts}, hypothesis profile {settings.get_current_profile_name()}, "
             f"torch {__import__('torch').__version__}")
 

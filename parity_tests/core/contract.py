@@ -1,9 +1,12 @@
 """Running a plug-in implementation under the contract, and saying plainly when it breaks it.
 
 Every call into the implementation goes through here. What comes back is checked before
-any number is compared: a missing key, a wrong shape, a ``None`` or a silent dtype change
-becomes a ``ContractViolation`` naming the method and what is wrong, instead of a
-traceback deep inside the harness. A constructor raising ``NotImplementedError`` becomes
+any number is compared: a missing key, a wrong shape, a ``None`` or an array that is not
+floating point becomes a ``ContractViolation`` naming the method and what is wrong, instead
+of a traceback deep inside the harness. A floating-point array of another dtype than the
+inputs' (float64 from ``np.zeros``, float32 from ``dtype='f'``) is not stopped here: its
+values are compared like any other, against the budget of the precision the case asked
+for, and the mismatch is reported on its own (``core/dtypes.py``). A constructor raising ``NotImplementedError`` becomes
 ``Unsupported`` (reported as skipped, with its reason).
 
 Hostile plug-ins get a plain message too (``run_impl`` says how each is caught):
@@ -151,8 +154,9 @@ def run_impl(cls, case, arrays: dict) -> dict:
     2. instance B: ``forward`` on other inputs, then ``forward`` and ``backward`` on the
        case's: the same results as A's, or backward did not use the most recent forward.
 
-    After every call: each result has the contract's structure, shape and dtype, is an
-    array (not a list) and finite (NaN or inf: ``ImplementationError``); no argument given
+    After every call: each result has the contract's structure and shape, is a
+    floating-point array (not a list; its dtype is kept as returned, for the comparison to
+    report, ``core/dtypes.py``) and finite (NaN or inf: ``ImplementationError``); no argument given
     so far was written into; nothing returned so far has changed since (a returned view of
     state the implementation overwrites later). Each call may take ``call_time_limit()``
     seconds.
@@ -534,7 +538,7 @@ def _where(exc, how: str = "at") -> str:
 
 def _param_dict(cls, impl, attr: str, when: str, shapes: dict, dtype) -> dict:
     """``impl.params`` / ``impl.grads``: a dict with exactly torch's names, each an array of
-    the parameter's shape (and, for grads, the case's dtype)."""
+    the parameter's shape (and, for grads, floating point)."""
     d = getattr(impl, attr, None)
     if not isinstance(d, dict):
         raise ContractViolation(f"{impl_name(cls)}: {when[1:-1]}, .{attr} must be a dict of numpy arrays, got {_what(d)}")
@@ -562,10 +566,13 @@ def _check_array(cls, what: str, value, shape: tuple, dtype) -> None:
         raise ContractViolation(
             f"{impl_name(cls)}: {what} must have shape {tuple(shape)}, got {value.shape}"
         )
-    if dtype is not None and value.dtype != dtype:
+    # Another floating dtype than the inputs' is not a violation here: the values are
+    # compared (at the requested precision's budget) and the dtype reported apart
+    # (core/dtypes.py). What cannot be compared as numbers is.
+    if dtype is not None and value.dtype.kind != "f":
         raise ContractViolation(
-            f"{impl_name(cls)}: {what} has dtype {value.dtype}, but the inputs were {np.dtype(dtype)} "
-            "(the contract: compute in the dtype you are given)"
+            f"{impl_name(cls)}: {what} has dtype {value.dtype}, but the inputs were {np.dtype(dtype)}: "
+            "return floating-point arrays (the contract: compute in the dtype you are given)"
         )
 
 

@@ -12,19 +12,34 @@ import shlex
 
 from .compare import causal_order_line, format_comparison
 from .contract import impl_name
+from .dtypes import dtype_flag, dtype_line, mismatches, strict_dtype
 
 
 def failure_message(cls, case, comparisons) -> str:
-    """assert_close-style: the first differing tensor in causal order in detail, then the
-    others, the causal-order line and how to reproduce."""
+    """assert_close-style: the first tensor whose values differ, in causal order, in detail,
+    the dtype line (when a tensor came back in another dtype than the case's), the other
+    differing tensors, the causal-order line and how to reproduce. A strict class failing on its dtype
+    alone (every value within the budget) is said as such."""
     fam = case.family
-    failed = [c for c in comparisons if not c.passed]
-    first = failed[0]
-    lines = [
-        f"{first.tensor} of {impl_name(cls)} differs from {fam.torch_name}",
-        f"case: {case.describe()}",
-        format_comparison(first),
-    ]
+    failed = [c for c in comparisons if not c.within_tolerance]
+    if failed:
+        first = failed[0]
+        lines = [
+            f"{first.tensor} of {impl_name(cls)} differs from {fam.torch_name}",
+            f"case: {case.describe()}",
+            format_comparison(first),
+        ]
+    else:
+        first = mismatches(comparisons)[0]
+        lines = [
+            f"{first.tensor} of {impl_name(cls)} is {first.dtype}, but the case's inputs are "
+            f"{first.requested_dtype}: only the dtype differs (every value is within {first.requested_dtype}'s "
+            f"budget)",
+            f"case: {case.describe()}",
+        ]
+    line = dtype_line(cls, comparisons)
+    if line:
+        lines.append(line)
     if failed[1:]:
         lines += ["Also differing:", *[f"  {c.tensor}: normwise error {c.normwise:.3g}, greatest at ({c.abs_where})"
                                        for c in failed[1:]]]
@@ -42,14 +57,15 @@ def reproduce_note(cls, case) -> str:
     ``--pyargs`` module path (not a file path relative to some rootdir) and ``rnn-parity
     repro`` with the case."""
     flag = case.family.option
+    strict = f" {dtype_flag(cls)}" if dtype_flag(cls) else ""
     node = CURRENT_TEST or _pyargs(os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0])
     lines = ["To reproduce:"]
     if node and not node.startswith("::"):
-        lines.append(f"  pytest --pyargs {shlex.quote(node)} {flag} {impl_name(cls)}   "
+        lines.append(f"  pytest --pyargs {shlex.quote(node)} {flag} {impl_name(cls)}{strict}   "
                      "(the ci profile is derandomized, dev replays .hypothesis/)")
     text = repr(case)
     quoted = f'"{text}"' if not set(text) & set('"$`\\!') else shlex.quote(text)
-    lines.append(f"  rnn-parity repro {flag} {impl_name(cls)} {quoted}")
+    lines.append(f"  rnn-parity repro {flag} {impl_name(cls)}{strict} {quoted}")
     return "\n".join(lines)
 
 
@@ -64,6 +80,10 @@ def _pyargs(node: str) -> str:
     return node
 
 
+# Version 1 throughout: the dtype fields (a record's "dtype", each tensor's "dtype" and
+# "within_tolerance", first_failure's "cause", the document's "dtype_mismatches") were added to
+# it without changing any field that was there; a reader of the older records still reads
+# these.
 SCHEMA_VERSION = 1
 
 
@@ -74,6 +94,7 @@ def case_record(cls, case, comparisons=None, *, verdict: str | None = None, reas
     if verdict is None:
         verdict = "pass" if all(c.passed for c in comparisons) else "fail"
     failed = [c for c in comparisons or [] if not c.passed]
+    failed = [c for c in failed if not c.within_tolerance] or failed  # values first, then dtype
     first = failed[0] if failed else None
     return {
         "family": case.family.name,
@@ -86,12 +107,17 @@ def case_record(cls, case, comparisons=None, *, verdict: str | None = None, reas
         "tensors": [
             {"name": c.tensor, "max_abs": c.max_abs, "max_rel": c.max_rel, "allowed": c.allowed_abs,
              "normwise": c.normwise, "mismatched": c.mismatched, "total": c.total, "ok": c.passed,
-             "where": c.abs_where or None}
+             "where": c.abs_where or None, "within_tolerance": c.within_tolerance, "dtype": c.dtype}
             for c in comparisons or []
         ],
+        "dtype": None if not comparisons else {
+            "requested": comparisons[0].requested_dtype, "strict": strict_dtype(cls),
+            "mismatches": [{"tensor": c.tensor, "returned": c.dtype} for c in mismatches(comparisons)],
+        },
         "first_failure": None if first is None else {
             "tensor": first.tensor, "index": list(first.abs_index) if first.abs_index is not None else None,
             "location": first.abs_where or None, "max_abs": first.max_abs, "allowed": first.allowed_abs,
+            "cause": "values" if not first.within_tolerance else "dtype",
         },
         "suspects": [] if diagnosis is None else diagnosis.as_dict()["suspects"],
         "diagnosis": None if diagnosis is None else diagnosis.render(),
@@ -116,12 +142,15 @@ def json_document(records: list, *, source: str) -> dict:
     key = {"pass": "passed", "fail": "failed", "declined": "declined", "contract": "contract"}
     for r in records:
         counts[key[r["verdict"]]] += 1
+    # Not a verdict (a mismatch passes or fails with its values), so not among the counts.
+    dtype_mismatches = sum(bool((r.get("dtype") or {}).get("mismatches")) for r in records)
     return {
         "schema_version": SCHEMA_VERSION,
         "source": source,
         "versions": {"rnn_parity": version("rnn-parity"), "torch": version("torch"),
                      "numpy": numpy.__version__, "python": platform.python_version()},
         "counts": counts,
+        "dtype_mismatches": dtype_mismatches,
         "rows": records,
     }
 
@@ -145,6 +174,10 @@ class ParityMismatch(AssertionError):
 
     @property
     def diagnosis(self):
+        """None when every value is within tolerance (a strict dtype failure alone): there is
+        no numerical difference to localize."""
+        if all(getattr(c, "within_tolerance", c.passed) for c in self.comparisons):
+            return None
         if self._diagnosis is None and self._diagnose is not None:
             self._diagnosis = self._diagnose()
         return self._diagnosis

@@ -7,10 +7,15 @@ structure, one VJP); ``run_both`` adds the implementation's answer (through the
 contract-checked ``core.contract.run_impl``) and the running error bounds; ``comparisons``
 judges every tensor. A forward mismatch explains any backward one, so the first failing
 tensor in that order is the one a message reports in detail.
+
+The dtype each tensor came back in is compared too, apart from its values
+(``core/dtypes.py``): with a strict class a mismatch fails the tensor; with a lenient one
+(a plug-in without ``--strict-dtype``) ``comparisons`` emits a ``DtypeWarning``.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +23,8 @@ import numpy as np
 from rnn_parity.reference.torch_ref import build, vjp
 
 from .compare import Comparison, compare_all
-from .contract import run_impl
+from .contract import impl_name, run_impl
+from .dtypes import DtypeWarning, mismatches, strict_dtype, warning_text
 from .family import flat
 
 
@@ -68,10 +74,16 @@ def run_both(cls, case) -> Run:
         for name in [n for n in ref if n.startswith("grad ")]:
             ref[name], bounds[name] = ref[name] / B, bounds[name] / B
     locate = lambda tensor, index: fam.locate(case.config, tensor, index)  # noqa: E731
-    comparisons = compare_all(mine, ref, bounds, dtype=arrays["x"].dtype, locate=locate)
+    comparisons = compare_all(mine, ref, bounds, dtype=arrays["x"].dtype, locate=locate,
+                              strict_dtype=strict_dtype(cls))
     return Run(case, arrays, mine, ref, bounds, comparisons)
 
 
-def comparisons(cls, case) -> list[Comparison]:
-    """Run ``cls`` and torch on ``case``; one Comparison per tensor, in causal order."""
-    return run_both(cls, case).comparisons
+def comparisons(cls, case, *, warn: bool = True) -> list[Comparison]:
+    """Run ``cls`` and torch on ``case``; one Comparison per tensor, in causal order. A dtype
+    mismatch of a lenient plug-in is a ``DtypeWarning`` (``warn``; the report shows it in a
+    column instead); of a strict class, its tensors fail."""
+    result = run_both(cls, case).comparisons
+    if warn and not strict_dtype(cls) and mismatches(result):
+        warnings.warn(DtypeWarning(warning_text(impl_name(cls), result)), stacklevel=2)
+    return result

@@ -1,11 +1,15 @@
 """``rnn-parity report``: the side-by-side table, one block per configuration of every row.
 
     rnn-parity report [--rnn-impl module:Class] [--cell-impl module:Class] [--convention NAME]
-                      [--reduction sum|mean] [--seed N] [--json PATH] [--png PATH] [--strict]
+                      [--reduction sum|mean] [--strict-dtype] [--seed N] [--json PATH] [--png PATH]
+                      [--strict]
 
 For each configuration and each tensor (output, h_n, dx, dh0, every parameter gradient):
 the greatest absolute and relative error against torch (float64), the allowed absolute
-error, and pass/fail; a failing configuration gets its diagnosis. The rows are the suite's
+error, the dtype the implementation returned (marked when it is not the inputs'), and
+pass/fail; a failing configuration gets its diagnosis. A tensor in another dtype is judged
+on its values at the precision of the inputs; the mismatch is a warning (its own line under
+the table, and a count), or with --strict-dtype a failure. The rows are the suite's
 own (``families.ROWS``), each at its representative configuration(s): the float32 row runs
 at one layer first, so a plug-in of any capability level has rows it can run; a row of long
 sequences (truncated BPTT shows) and one of large upstream gradients (clipping shows).
@@ -30,16 +34,33 @@ from pathlib import Path
 from ..options import given, option_specs, resolve
 from ..core.threads import pin_threads
 
-HEADER = f"  {'tensor':<28} {'max abs err':>12} {'max rel err':>12} {'allowed abs':>12} {'normwise':>10}  result"
+HEADER = (f"  {'tensor':<28} {'max abs err':>12} {'max rel err':>12} {'allowed abs':>12} {'normwise':>10} "
+          f"{'dtype':>9}  result")
 
 
-def _row_lines(comparisons) -> list[str]:
+def _result(c) -> str:
+    if not c.within_tolerance:
+        return "FAIL"
+    if c.dtype_ok:
+        return "pass"
+    return "FAIL (dtype)" if not c.passed else "pass (dtype warning)"
+
+
+def _row_lines(comparisons, cls=None) -> list[str]:
+    """The table of one configuration; the dtype column marks a dtype other than the
+    inputs' with ``!``, and the dtype line (``core/dtypes.dtype_line``) follows the table."""
+    from ..core.dtypes import dtype_line
+
     lines = [HEADER]
     for c in comparisons:
+        dtype = c.dtype + ("" if c.dtype_ok else "!")
         lines.append(
             f"  {c.tensor:<28} {c.max_abs:>12.3e} {c.max_rel:>12.3e} {c.allowed_abs:>12.3e} "
-            f"{c.normwise:>10.2e}  {'pass' if c.passed else 'FAIL'}"
+            f"{c.normwise:>10.2e} {dtype:>9}  {_result(c)}"
         )
+    line = dtype_line(cls, comparisons) if cls is not None else ""
+    if line:
+        lines.append(f"  {line}")
     return lines
 
 
@@ -55,9 +76,11 @@ def report_cases(row, seed: int) -> list:
 def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose_failures: bool = True):
     """Print the table. ``impls``: family name -> class; ``families``: the names to report
     (default all). Returns ``(counts, records, first_failing_rnn_case)``; ``counts`` has
-    passed, failed, contract and declined; ``records`` one JSON record per configuration
-    (``core.messages.case_record``)."""
+    passed, failed, contract and declined, and dtype: the checked configurations where a
+    tensor came back in another dtype than the inputs' (pass or fail); ``records`` one JSON
+    record per configuration (``core.messages.case_record``)."""
     from ..core.contract import ContractViolation, ImplementationError, Unsupported, impl_name
+    from ..core.dtypes import strict_dtype
     from ..core.messages import case_record
     from ..core.runs import comparisons as run_comparisons
     from ..diagnosis import diagnose
@@ -66,8 +89,8 @@ def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose
     families = list(families or FAMILIES)
     counts, records, first_failure = Counter(), [], None
     out("rnn-parity report: " + ", ".join(f"{impl_name(impls[f])} vs {FAMILIES[f].torch_name}" for f in families))
-    out("reference: torch float64 autograd; tolerance: normwise, 1000 eps of the compared dtype "
-        "(parity_tests/core/tolerance.py)")
+    out("reference: torch float64 autograd; tolerance: normwise, 1000 eps of the dtype the case asks for "
+        "(parity_tests/core/tolerance.py), whatever dtype comes back (dtype column; ! = not the inputs')")
     for row in ROWS:
         if row.family not in families:
             continue
@@ -76,7 +99,7 @@ def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose
             out("")
             out(f"[{row.name}] {case.describe()}")
             try:
-                comparisons = run_comparisons(cls, case)
+                comparisons = run_comparisons(cls, case, warn=False)  # the dtype column says it
             except Unsupported as exc:
                 out(f"  DECLINED (not checked): {exc}")
                 counts["declined"] += 1
@@ -92,13 +115,16 @@ def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose
                 counts["contract"] += 1
                 records.append(case_record(cls, case, verdict="contract", reason=str(exc), row=row.name))
                 continue
-            out("\n".join(_row_lines(comparisons)))
+            out("\n".join(_row_lines(comparisons, cls)))
             bad = [c.tensor for c in comparisons if not c.passed]
+            differ = [c.tensor for c in comparisons if not c.within_tolerance]
+            counts["dtype"] += any(not c.dtype_ok for c in comparisons)
             diagnosis = None
             if bad:
                 counts["failed"] += 1
-                out(f"  -> FAIL: {', '.join(bad)} differ")
-                if diagnose_failures:
+                out(f"  -> FAIL: {', '.join(differ)} differ" if differ else
+                    f"  -> FAIL: {', '.join(bad)} returned in another dtype than the inputs' (values within tolerance)")
+                if diagnose_failures and differ:
                     diagnosis = diagnose(cls, case, comparisons)
                     out("\n".join("  " + line for line in diagnosis.render().splitlines()))
                 if first_failure is None and row.family == "rnn":
@@ -110,6 +136,10 @@ def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose
     out("")
     out(f"{counts['passed']} of {total} configurations pass, {counts['failed']} fail, "
         f"{counts['contract']} break the contract, {counts['declined']} declined (not checked)")
+    if counts["dtype"]:
+        lenient = any(not strict_dtype(impls[f]) for f in families)
+        out(f"{counts['dtype']} returned a tensor in another dtype than the inputs' "
+            + ("(a warning; --strict-dtype makes it a failure)" if lenient else "(each a failure: strict dtype)"))
     return counts, records, first_failure
 
 

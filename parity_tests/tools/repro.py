@@ -1,6 +1,7 @@
 """``rnn-parity repro``: re-run one case outside pytest, from any folder.
 
-    rnn-parity repro --rnn-impl module:Class [--convention NAME] [--reduction mean] "Case(config=RNNConfig(...), seed=4)"
+    rnn-parity repro --rnn-impl module:Class [--convention NAME] [--reduction mean] [--strict-dtype]
+                     "Case(config=RNNConfig(...), seed=4)"
 
 The case string is the one a failure message prints (a dataclass repr); it is parsed with
 only the case and configuration classes in scope. Prints the comparison of every tensor and,
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     try:
         comparisons = assert_parity(cls, case)
     except ParityMismatch as exc:
-        print("\n".join(_row_lines(exc.comparisons)))
+        print("\n".join(_row_lines(exc.comparisons)))  # the message below has the dtype line
         print()
         print(str(exc))
         return 1
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
     except Unsupported as exc:
         print(f"declined (not checked): {exc}")
         return 1
-    print("\n".join(_row_lines(comparisons)))
+    print("\n".join(_row_lines(comparisons, cls)))
     print("parity: every tensor within tolerance")
     return 0
 
