@@ -96,7 +96,7 @@ def test_every_gate_pre_activation_is_bounded_by_the_weight_scale(family, data):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("family", GATED)
-@settings(max_examples=25)
+@settings(max_examples=10)  # the parity rows draw many more; this pins the claim here
 @given(data=st.data())
 def test_scratch_stays_inside_the_budget(family, dtype, data):
     case = data.draw(cases(FAMILIES[family], dtype=dtype))
