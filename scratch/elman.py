@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from .driver import StackShape
+from .driver import StackShape, block_steps
 from .linalg import matmul
 
 __all__ = ["RNNSpec", "NONLINEARITIES", "Elman", "cell_forward", "cell_backward"]
@@ -151,8 +151,7 @@ class ElmanTape:
         #   a_in = xs W_ih^T + b_ih + b_hh          (T, B, H)
         a_in = matmul(xs, w["weight_ih"].T)  # (scratch.linalg: why not plain @)
         if "bias_ih" in w:
-            a_in += w["bias_ih"]
-            a_in += w["bias_hh"]
+            a_in += w["bias_ih"] + w["bias_hh"]  # the biases summed first: one pass over (T, B, H)
         if hs is None:
             hs = np.empty((T + 1, B, w["weight_hh"].shape[0]), dtype=xs.dtype)
         hs[0] = init[0]
@@ -175,20 +174,30 @@ class ElmanTape:
 
     def begin_backward(self, w: dict) -> None:
         hs = self._hs
+        T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         self._w, self._w_hh = w, w["weight_hh"]
-        self._da = np.empty((hs.shape[0] - 1,) + hs.shape[1:], dtype=hs.dtype)  # (T, B, H)
+        self._da = np.empty((T, B, H), dtype=hs.dtype)
+        # phi'(a_s) for a block of steps at a time (driver.block_steps: few calls, cached data).
+        self._block = block_steps(B * H)
+        self._lo = T  # the block in _dphi_block starts at step _lo (none yet)
+        self._dphi_block = None
 
     def backward_step(self, s: int, d: list) -> list:
         """da_s = dh_s * phi'(a_s) with phi' read from h_s;  carried back: da_s W_hh."""
+        if s < self._lo:  # entering a new block (steps are walked backwards): prepare it
+            self._lo = max(0, s + 1 - self._block)
+            self._dphi_block = self._dphi(self._hs[self._lo + 1 : s + 2])  # h after steps lo .. s
         da = self._da[s]
-        np.multiply(d[0], self._dphi(self._hs[s + 1]), out=da)
-        return [da @ self._w_hh]
+        dh = d[0]  # the driver's own array: overwritten below (the protocol allows it)
+        np.multiply(dh, self._dphi_block[s - self._lo], out=da)
+        matmul(da, self._w_hh, out=dh)
+        return [dh]
 
     def weight_grads(self, xs: np.ndarray):
         """One product over all stacked (time, batch) rows instead of T:
         dW_ih = da^T xs,  dW_hh = da^T h_prev,  db_ih = db_hh = sum da,  dxs = da W_ih."""
         da, w, hs = self._da, self._w, self._hs
-        del self._da, self._w, self._w_hh
+        del self._da, self._w, self._w_hh, self._dphi_block
         T, B, H = da.shape
         da2 = da.reshape(T * B, H)
         grads = {

@@ -24,8 +24,13 @@ Backward, given dh' (total gradient reaching h', B x H)::
     dW_hh = sum [da_r, da_z, dq]^T h;  db_hh = sum [da_r, da_z, dq]
 
 Every one of these is dh' times a factor that depends only on the forward pass, so the
-backward computes the factors for all T steps at once (``GRUTape.begin_backward``) and
-the loop is two broadcast products and one GEMM per step.
+backward computes the factors for a block of steps at once (``GRUTape._local_derivatives``,
+blocks sized by ``driver.block_steps``) and the loop is one broadcast product, one GEMM
+and the z path per step. The input side's gradient [da_r, da_z, da_n] and the recurrent
+side's [da_r, da_z, dq] share da_r and da_z, so both live in one buffer
+[dq, da_r, da_z, da_n] (T, B, 4H): the input side is its last 3H columns (torch's order),
+the recurrent side its first 3H, whose order n, r, z is matched by taking W_hh's row
+blocks in that order (and putting dW_hh, db_hh back into torch's order at the end).
 
 The sigmoid is computed as sigmoid(a) = (1 + tanh(a / 2)) / 2 (no exp that could
 overflow); the halving is folded into the r, z rows of the weights and biases.
@@ -37,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .driver import StackShape
+from .driver import StackShape, block_steps
 from .linalg import matmul
 
 __all__ = ["GRUSpec", "GRU"]
@@ -94,15 +99,18 @@ class GRUTape:
         T, B, _ = xs.shape
         H, dt = cell.spec.hidden_size, xs.dtype
         H2 = 2 * H
-        # Input projection of all T steps, one GEMM: gates = xs W_ih^T + b_ih + [b_hr, b_hz, 0],
-        # with the r, z columns halved. Each step overwrites its row with [r, z, n].
-        gates = matmul(xs, w["weight_ih"].T)  # (scratch.linalg: why not plain @)
+        scale = cell.gate_scale(dt)
+        # Input projection of all T steps, one GEMM: gates = (xs W_ih^T + b_ih + [b_hr, b_hz, 0]) * scale,
+        # the halving of the r, z columns applied to the small operands (exact: a power of two).
+        # Each step overwrites its row with [r, z, n].
+        gates = matmul(xs, np.multiply(w["weight_ih"].T, scale))  # (scratch.linalg: why not plain @)
         self._b_hn = None
         if "bias_ih" in w:
-            gates += w["bias_ih"]
-            gates[..., :H2] += w["bias_hh"][:H2]
+            b = w["bias_ih"].copy()
+            b[:H2] += w["bias_hh"][:H2]
+            b *= scale
+            gates += b
             self._b_hn = w["bias_hh"][H2:]
-        gates[..., :H2] *= 0.5
         if hs is None:
             hs = np.empty((T + 1, B, H), dtype=dt)
         hs[0] = init[0]
@@ -112,7 +120,7 @@ class GRUTape:
         self._r, self._z, self._n = (gates[..., k * H : (k + 1) * H] for k in range(3))
         self._q = np.empty((T, B, H), dtype=dt)
         # Forward-only: (W_hh * [1/2, 1/2, 1])^T, contiguous (H, 3H); step buffers.
-        self._w_hh_t = np.multiply(w["weight_hh"].T, cell.gate_scale(dt), out=np.empty((H, 3 * H), dtype=dt))
+        self._w_hh_t = np.multiply(w["weight_hh"].T, scale, out=np.empty((H, 3 * H), dtype=dt))
         self._rec = np.empty((B, 3 * H), dtype=dt)
         self._rec_rz, self._rec_n = self._rec[:, :H2], self._rec[:, H2:]
         self._tmp = np.empty((B, H), dtype=dt)
@@ -120,7 +128,7 @@ class GRUTape:
     def step(self, s: int) -> None:
         hs = self.states[0]
         h = hs[s]
-        np.matmul(h, self._w_hh_t, out=self._rec)  # [h W_hr^T / 2, h W_hz^T / 2, h W_hn^T]
+        np.matmul(h, self._w_hh_t, out=self._rec)  # [h W_hr^T / 2, h W_hz^T / 2, h W_hn^T] (C-ordered: never sgemv_t)
         rz = self._rz[s]
         rz += self._rec_rz
         np.tanh(rz, out=rz)
@@ -144,58 +152,78 @@ class GRUTape:
         del self._w_hh_t, self._rec, self._rec_rz, self._rec_n, self._tmp
 
     def begin_backward(self, w: dict) -> None:
-        """The local derivatives of every step, all T at once (see the module docstring):
-        fx = [q r(1-r) (1-z)(1-n^2), (h-n) z(1-z), (1-z)(1-n^2)]  so  [da_r, da_z, da_n] = dh' * fx
-        fh = [q r(1-r) (1-z)(1-n^2), (h-n) z(1-z), r (1-z)(1-n^2)]  so  [da_r, da_z, dq] = dh' * fh
-        """
-        gates, q, hs = self._gates, self._q, self.states[0]
+        gates = self._gates
         T, B, H3 = gates.shape
         H = H3 // 3
-        r, z, n = self._r, self._z, self._n
-        fx, fh = np.empty_like(gates), np.empty_like(gates)
-        fx_r, fx_z, fx_n = (fx[..., k * H : (k + 1) * H] for k in range(3))
-        one_minus_z = np.subtract(1, z)
-        np.multiply(n, n, out=fx_n)
-        np.subtract(1, fx_n, out=fx_n)
-        fx_n *= one_minus_z  # da_n / dh' = (1 - z)(1 - n^2)
-        np.subtract(1, r, out=fx_r)
-        fx_r *= r
-        fx_r *= q
-        fx_r *= fx_n  # da_r / dh' = da_n / dh' * q * r(1 - r)
-        np.subtract(hs[:-1], n, out=fx_z)  # h entering step s
-        one_minus_z *= z
-        fx_z *= one_minus_z  # da_z / dh' = (h - n) z(1 - z)
-        fh[..., : 2 * H] = fx[..., : 2 * H]
-        np.multiply(fx_n, r, out=fh[..., 2 * H :])  # dq / dh' = r (1 - z)(1 - n^2)
-        self._fx3, self._fh3 = fx.reshape(T, B, 3, H), fh.reshape(T, B, 3, H)
-        self._dax, self._dah = np.empty_like(gates), np.empty_like(gates)
-        self._dax3, self._dah3 = self._dax.reshape(T, B, 3, H), self._dah.reshape(T, B, 3, H)
+        dt = gates.dtype
+        # The local derivatives (``_local_derivatives``) of one block of steps at a time.
+        self._block = block_steps(B * 4 * H)
+        K = min(self._block, T)
+        self._f = np.empty((K, B, 4 * H), dtype=dt)  # [dq, da_r, da_z, da_n] / dh'
+        self._f4 = self._f.reshape(K, B, 4, H)
+        self._lo = T  # the block in _f starts at step _lo (none yet)
+        self._da = np.empty((T, B, 4 * H), dtype=dt)  # [dq, da_r, da_z, da_n] (module docstring)
+        self._da4 = self._da.reshape(T, B, 4, H)
+        # W_hh's row blocks in the order n, r, z, matching the recurrent side [dq, da_r, da_z].
+        w_hh = w["weight_hh"]
+        self._w_hh_nrz = np.concatenate((w_hh[2 * H :], w_hh[: 2 * H]))
         self._w = w
-        self._w_hh = w["weight_hh"]
-        self._tmp = np.empty((B, H), dtype=gates.dtype)
+        self._tmp = np.empty((B, H), dtype=dt)
+
+    def _local_derivatives(self, lo: int, hi: int) -> None:
+        """The factors of the backward's products for steps lo .. hi-1 (module docstring):
+
+        f = [r (1-z)(1-n^2), q r(1-r) (1-z)(1-n^2), (h-n) z(1-z), (1-z)(1-n^2)]  (n, B, 4H)
+        so that [dq, da_r, da_z, da_n] = dh' * f.
+        """
+        k = hi - lo
+        r, z, n, q = self._r[lo:hi], self._z[lo:hi], self._n[lo:hi], self._q[lo:hi]
+        H = r.shape[2]
+        f = self._f[:k]
+        f_q, f_r, f_z, f_n = (f[..., j * H : (j + 1) * H] for j in range(4))
+        one_minus_z = np.subtract(1, z)
+        np.multiply(n, n, out=f_n)
+        np.subtract(1, f_n, out=f_n)
+        f_n *= one_minus_z  # da_n / dh' = (1 - z)(1 - n^2)
+        np.multiply(f_n, r, out=f_q)  # dq / dh' = r (1 - z)(1 - n^2)
+        np.subtract(1, r, out=f_r)
+        f_r *= q
+        f_r *= f_q  # da_r / dh' = dq / dh' * q (1 - r)  =  da_n / dh' * q r(1 - r)
+        np.subtract(self.states[0][lo:hi], n, out=f_z)  # h entering step s
+        one_minus_z *= z
+        f_z *= one_minus_z  # da_z / dh' = (h - n) z(1 - z)
 
     def backward_step(self, s: int, d: list) -> list:
-        dh = d[0]
-        dh3 = dh[:, None, :]
-        np.multiply(dh3, self._fx3[s], out=self._dax3[s])  # [da_r, da_z, da_n]
-        np.multiply(dh3, self._fh3[s], out=self._dah3[s])  # [da_r, da_z, dq]
-        dh_prev = matmul(self._dah[s], self._w_hh)
-        np.multiply(dh, self._z[s], out=self._tmp)
-        dh_prev += self._tmp  # dh = dh' * z + [da_r, da_z, dq] W_hh
-        return [dh_prev]
+        if s < self._lo:  # entering a new block (steps are walked backwards): prepare it
+            self._lo = max(0, s + 1 - self._block)
+            self._local_derivatives(self._lo, s + 1)
+        dh = d[0]  # the driver's own array: overwritten below (the protocol allows it)
+        np.multiply(dh[:, None, :], self._f4[s - self._lo], out=self._da4[s])  # [dq, da_r, da_z, da_n]
+        np.multiply(dh, self._z[s], out=self._tmp)  # the direct path h' = ... + z * h
+        H3 = self._w_hh_nrz.shape[0]
+        matmul(self._da[s, :, :H3], self._w_hh_nrz, out=dh)  # [dq, da_r, da_z] [W_hn; W_hr; W_hz]
+        dh += self._tmp  # dh = dh' * z + [da_r, da_z, dq] W_hh
+        return [dh]
 
     def weight_grads(self, xs: np.ndarray):
-        """dW_ih = dax^T xs, dW_hh = dah^T h_prev, db_ih = sum dax, db_hh = sum dah,
-        dxs = dax W_ih: one product each over all stacked (time, batch) rows."""
-        dax, dah, w, hs = self._dax, self._dah, self._w, self.states[0]
-        del self._fx3, self._fh3, self._dax, self._dah, self._dax3, self._dah3, self._w, self._w_hh, self._tmp
-        T, B, H3 = dax.shape
-        dax2, dah2 = dax.reshape(T * B, H3), dah.reshape(T * B, H3)
+        """With dax = [da_r, da_z, da_n] and dah = [da_r, da_z, dq] over all stacked (time,
+        batch) rows: dW_ih = dax^T xs, dW_hh = dah^T h_prev, db_ih = sum dax, db_hh = sum dah,
+        dxs = dax W_ih, one product each."""
+        da, w, hs = self._da, self._w, self.states[0]
+        del self._f, self._f4, self._da, self._da4, self._w_hh_nrz, self._w, self._tmp
+        T, B, H4 = da.shape
+        H = H4 // 4
+        da2 = da.reshape(T * B, H4)
+        dax, dah_nrz = da2[:, H:], da2[:, : 3 * H]  # views: [da_r, da_z, da_n] and [dq, da_r, da_z]
+
+        def torch_order(g):  # rows n, r, z -> r, z, n
+            return np.concatenate((g[H:], g[:H]))
+
         grads = {
-            "weight_ih": dax2.T @ xs.reshape(T * B, -1),
-            "weight_hh": dah2.T @ hs[:-1].reshape(T * B, H3 // 3),
+            "weight_ih": dax.T @ xs.reshape(T * B, -1),
+            "weight_hh": torch_order(dah_nrz.T @ hs[:-1].reshape(T * B, H)),  # h entering step s pairs with da_s
         }
         if "bias_ih" in w:
-            grads["bias_ih"] = dax2.sum(axis=0)
-            grads["bias_hh"] = dah2.sum(axis=0)
-        return matmul(dax, w["weight_ih"]), grads
+            grads["bias_ih"] = dax.sum(axis=0)
+            grads["bias_hh"] = torch_order(dah_nrz.sum(axis=0))
+        return matmul(da[..., H:], w["weight_ih"]), grads

@@ -26,8 +26,8 @@ next step into c', B x H)::
     dx = da W_ih;  dW_ih = sum da^T x;  dW_hh = sum da^T h;  db_ih = db_hh = sum da
 
 Every factor that multiplies dc or dhf above depends only on the forward pass, so the
-backward computes them for all T steps at once (``LSTMTape.begin_backward``) and the
-loop only carries the gradient.
+backward computes them for a block of steps at once (``LSTMTape._local_derivatives``,
+blocks sized by ``driver.block_steps``) and the loop only carries the gradient.
 
 The sigmoid is computed as sigmoid(a) = (1 + tanh(a / 2)) / 2: one tanh over all four
 gates at once, and no exp that could overflow for large |a|. The halving is folded into
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .driver import StackShape
+from .driver import StackShape, block_steps
 from .linalg import matmul
 
 __all__ = ["LSTMSpec", "LSTM"]
@@ -104,12 +104,12 @@ class LSTMTape:
         H, R, dt = cell.spec.hidden_size, cell.state_sizes[0], xs.dtype
         scale, shift = cell.gate_halves(dt)
         # Input projection of all T steps, one GEMM:  gates = (xs W_ih^T + b_ih + b_hh) * scale.
+        # The halving is applied to the small operands, W_ih^T (I, 4H) and the bias (4H,),
+        # not to the (T, B, 4H) product: exact either way (a power of two), one pass less.
         # Each step adds h W_hh^T * scale and then overwrites its row with the activations.
-        gates = matmul(xs, w["weight_ih"].T)  # (scratch.linalg: why not plain @)
+        gates = matmul(xs, np.multiply(w["weight_ih"].T, scale))  # (scratch.linalg: why not plain @)
         if "bias_ih" in w:
-            gates += w["bias_ih"]
-            gates += w["bias_hh"]
-        gates *= scale
+            gates += (w["bias_ih"] + w["bias_hh"]) * scale
         if hs is None:
             hs = np.empty((T + 1, B, R), dtype=dt)
         hs[0] = init[0]
@@ -131,7 +131,7 @@ class LSTMTape:
     def step(self, s: int) -> None:
         hs, cs = self.states
         a = self._gates[s]
-        np.matmul(hs[s], self._w_hh_t, out=self._rec)
+        np.matmul(hs[s], self._w_hh_t, out=self._rec)  # never sgemv_t: W_hh^T is C-ordered
         a += self._rec  # a * scale: [a_i/2, a_f/2, a_g, a_o/2]
         np.tanh(a, out=a)  # all four gates at once
         a *= self._scale
@@ -152,30 +152,17 @@ class LSTMTape:
         del self._w_hh_t, self._w_hr_t, self._rec, self._ig
 
     def begin_backward(self, w: dict) -> None:
-        """The local derivatives of every step, all T at once (see the module docstring):
-
-        m = [g i(1-i), c f(1-f), i (1-g^2), tanh(c') o(1-o)]  (T, B, 4H) so that
-            da = [dc, dc, dc, dhf] * m
-        k = o (1 - tanh(c')^2)  (T, B, H)  so that  dc = dc' + dhf * k
-        """
-        gates, tc = self._gates, self._tanh_c
+        gates = self._gates
         T, B, H4 = gates.shape
         H = H4 // 4
-        m = np.subtract(1, gates)
-        m *= gates  # s (1 - s): sigmoid' on i, f, o (the g block is overwritten next)
-        m_i, m_f, m_g, m_o = (m[..., k * H : (k + 1) * H] for k in range(4))
-        np.multiply(self._g, self._g, out=m_g)
-        np.subtract(1, m_g, out=m_g)  # 1 - g^2: tanh' on g
-        m_i *= self._g
-        m_f *= self.states[1][:-1]  # c, the cell state entering step s
-        m_g *= self._i
-        m_o *= tc
-        k = np.multiply(tc, tc)
-        np.subtract(1, k, out=k)
-        k *= self._o
-        self._m3 = m.reshape(T, B, 4, H)[:, :, :3]  # the factors of dc: i, f, g
-        self._m_o = m_o  # the factor of dhf: o
-        self._k = k
+        # The local derivatives (``_local_derivatives``) of one block of steps at a time.
+        self._block = block_steps(B * H4)
+        K = min(self._block, T)
+        self._m = np.empty((K, B, H4), dtype=gates.dtype)
+        self._m3 = self._m.reshape(K, B, 4, H)[:, :, :3]  # the factors of dc: i, f, g
+        self._m_o = self._m[..., 3 * H :]  # the factor of dhf: o
+        self._k = np.empty((K, B, H), dtype=gates.dtype)
+        self._lo = T  # the block in _m, _k starts at step _lo (none yet)
         self._da = np.empty_like(gates)
         self._da3 = self._da.reshape(T, B, 4, H)[:, :, :3]
         self._da_o = self._da[..., 3 * H :]
@@ -185,25 +172,57 @@ class LSTMTape:
         self._w = w
         self._tmp = np.empty((B, H), dtype=gates.dtype)
 
+    def _local_derivatives(self, lo: int, hi: int) -> None:
+        """The factors of the backward's products for steps lo .. hi-1 (module docstring):
+
+        m = [g i(1-i), c f(1-f), i (1-g^2), tanh(c') o(1-o)]  (n, B, 4H) so that
+            da = [dc, dc, dc, dhf] * m
+        k = o (1 - tanh(c')^2)  (n, B, H)  so that  dc = dc' + dhf * k
+        """
+        n = hi - lo
+        gates, tc = self._gates[lo:hi], self._tanh_c[lo:hi]
+        H = self._k.shape[2]
+        m = self._m[:n]
+        np.subtract(1, gates, out=m)
+        m *= gates  # s (1 - s): sigmoid' on i, f, o (the g block is overwritten next)
+        m_i, m_f, m_g, m_o = (m[..., j * H : (j + 1) * H] for j in range(4))
+        g = self._g[lo:hi]
+        np.multiply(g, g, out=m_g)
+        np.subtract(1, m_g, out=m_g)  # 1 - g^2: tanh' on g
+        m_i *= g
+        m_f *= self.states[1][lo:hi]  # c, the cell state entering step s
+        m_g *= self._i[lo:hi]
+        m_o *= tc
+        k = self._k[:n]
+        np.multiply(tc, tc, out=k)
+        np.subtract(1, k, out=k)
+        k *= self._o[lo:hi]
+
     def backward_step(self, s: int, d: list) -> list:
-        dh, dc = d
+        if s < self._lo:  # entering a new block (steps are walked backwards): prepare it
+            self._lo = max(0, s + 1 - self._block)
+            self._local_derivatives(self._lo, s + 1)
+        j = s - self._lo
+        dh, dc = d  # the driver's own arrays: both are overwritten below (the protocol allows it)
         if self._proj:
             self._dh[s] = dh  # for dW_hr = sum dh^T hf
-            dhf = dh @ self._w_hr
+            dhf = matmul(dh, self._w_hr)
         else:
             dhf = dh
-        np.multiply(dhf, self._k[s], out=self._tmp)
+        np.multiply(dhf, self._k[j], out=self._tmp)
         dc += self._tmp  # dc = dc' + dhf * o * (1 - tanh(c')^2)
-        np.multiply(dc[:, None, :], self._m3[s], out=self._da3[s])  # da_i, da_f, da_g
-        np.multiply(dhf, self._m_o[s], out=self._da_o[s])  # da_o
-        return [matmul(self._da[s], self._w_hh), dc * self._f[s]]  # dh_prev, dc_prev
+        np.multiply(dc[:, None, :], self._m3[j], out=self._da3[s])  # da_i, da_f, da_g
+        np.multiply(dhf, self._m_o[j], out=self._da_o[s])  # da_o
+        matmul(self._da[s], self._w_hh, out=dh)  # dh_prev = da W_hh (dh and dhf are used up)
+        dc *= self._f[s]  # dc_prev = dc * f
+        return [dh, dc]
 
     def weight_grads(self, xs: np.ndarray):
         """dW_ih = da^T xs, dW_hh = da^T h_prev, db_ih = db_hh = sum da, dW_hr = dh^T hf,
         dxs = da W_ih: one product each over all stacked (time, batch) rows."""
         da, dh, w, hs = self._da, self._dh, self._w, self.states[0]
-        del self._m3, self._m_o, self._k, self._da, self._da3, self._da_o, self._dh, self._w, self._w_hh, self._w_hr
-        del self._tmp
+        del self._m, self._m3, self._m_o, self._k, self._da, self._da3, self._da_o, self._dh, self._w
+        del self._w_hh, self._w_hr, self._tmp
         T, B, H4 = da.shape
         R = hs.shape[2]
         da2 = da.reshape(T * B, H4)

@@ -469,8 +469,9 @@ def _time(fn, repeats) -> list:
 
 def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bidirectional: bool, dtype,
                seed: int = 0):
-    """A function running the matrix products of scratch's forward + backward alone: per
-    layer and direction the input projection ``xs @ W_ih.T`` (T*B, I_k) x (I_k, G*H); T
+    """A function running the matrix products of scratch's forward + backward alone, nothing
+    else (no elementwise work, no copies): per layer and direction the input projection
+    ``xs @ W_ih.T`` as one (T*B, I_k) x (I_k, G*H) GEMM; T
     recurrent products ``h_s @ W_hh^T`` (B, H) x (H, G*H) with a contiguous W_hh^T into a
     preallocated buffer; T carried products ``da_s @ W_hh`` (B, G*H) x (G*H, H); the
     stacked ``da^T xs``, ``da^T h_prev`` and ``da @ W_ih``. G = 1, 4, 3 (RNN, LSTM, GRU).
@@ -486,24 +487,27 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
         w_hh = rng.standard_normal((GH, H)).astype(dtype)
         hs = rng.standard_normal((T + 1, B, H)).astype(dtype)
         da = rng.standard_normal((T, B, GH)).astype(dtype)
-        layers.append((xs, w_ih, w_hh, np.ascontiguousarray(w_hh.T), hs, da, np.empty((B, GH), dtype=dtype)))
+        # The input projection's right operand as scratch passes it: the RNN a transposed view
+        # of W_ih, the LSTM and GRU a C-ordered (I_k, G*H) copy (their halved gate rows).
+        w_in = w_ih.T if G == 1 else np.ascontiguousarray(w_ih.T)
+        layers.append((xs, w_ih, w_in, w_hh, np.ascontiguousarray(w_hh.T), hs, da, np.empty((B, GH), dtype=dtype)))
         shapes += [(D, T * B, n_in, GH), (D * T, B, H, GH), (D * T, B, GH, H),
                    (D, GH, T * B, n_in), (D, GH, T * B, H), (D, T * B, GH, n_in)]
 
     def run():
-        for xs, w_ih, w_hh, w_hh_t, hs, da, rec in layers:
+        for xs, w_ih, w_in, w_hh, w_hh_t, hs, da, rec in layers:
             T_, B_, n_in = xs.shape
             GH = w_hh.shape[0]
             da2, xs2, hp2 = da.reshape(T_ * B_, GH), xs.reshape(T_ * B_, n_in), hs[:-1].reshape(T_ * B_, -1)
             for _ in range(D):
-                xs @ w_ih.T
+                xs2 @ w_in  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
                 for s in range(T_):
                     np.matmul(hs[s], w_hh_t, out=rec)
                 for s in range(T_ - 1, -1, -1):
                     da[s] @ w_hh
                 da2.T @ xs2
                 da2.T @ hp2
-                da @ w_ih
+                da2 @ w_ih
 
     return run, shapes
 
