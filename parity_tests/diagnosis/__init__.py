@@ -8,7 +8,9 @@ Three parts, all computed, never guessed from text:
 3. Named suspects: each classic mistake is *computed*, either by the family's ``mutants``
    hook (a small NumPy BPTT replaying the reference's correct forward states with that one
    mistake) or, for any family, by transforming the reference's gradients (transpose,
-   swap, sign, / batch, a bias left at zero). A suspect is printed only if its alternative
+   swap, sign, / B or T*B naming the factor, clipped to [-c, c] with c read off the
+   numbers, a state's gradient returned as zero, a bias's gradient left at zero) or by
+   running the reference on a mistaken forward (one bias instead of b_ih + b_hh). A suspect is printed only if its alternative
    reproduces every tensor the implementation returned, judged by the one tolerance rule,
    and differs from the reference somewhere: a printed suspect is a demonstrated
    explanation; ambiguous data (e.g. all-zero weights) can make several suspects match.

@@ -8,7 +8,11 @@ mistakes computed as mutant BPTTs (``diagnosis/`` calls these through the family
   step is then exactly what was carried back through time, so the first step (walking
   back) where dx differs says how far the gradient flows correctly.
 - mutants: a small NumPy BPTT over the reference's (correct) forward states with one
-  classic mistake each (``MUTANTS``).
+  classic mistake each (``MUTANTS``, and truncation every k steps or in a window of k
+  steps for each k in 2..T-1); forward mistakes (batch_first by reshape, the reverse
+  output left in processing order) as the reference run on what the mistaken forward
+  computes. The cell's diagnosis (``rnn_cell_diagnosis.py``) replays the same mutants on
+  a one-step layer.
 """
 
 from __future__ import annotations

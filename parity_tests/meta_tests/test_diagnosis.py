@@ -16,7 +16,7 @@ from parity_tests.diagnosis import Probe, diagnose, suspects
 from parity_tests.families.conventions import adapt
 from parity_tests.families.rnn import RNNConfig
 from parity_tests.families.rnn_cell import CellConfig
-from parity_tests.learners import cs231n_rnn_prev_h, dlai_rnn_buggy
+from parity_tests.learners import cs231n_rnn_not_carried, cs231n_rnn_prev_h, dlai_rnn_buggy
 from parity_tests.planted.concat_rnn import ColumnCell
 from parity_tests.planted.variants import VARIANTS
 from parity_tests.properties import assert_parity
@@ -49,6 +49,8 @@ REAL_CODE_CASES = [
     (bugs.ClippedGradients1, RNNConfig(3, 4, seq_len=8, batch=3), dict(grad_scale=100.0), "gradients clipped to [-1, 1] (parameter gradients)"),
     (bugs.TruncatedWindow4, LONG, dict(weight_scale=2.5), "backprop through time truncated every k = 4 steps"),
     (bugs.SlidingWindow3, LONG, dict(weight_scale=2.5), "backprop through time truncated to a window of k = 3 steps"),
+    (bugs.SlidingWindow3, RNNConfig(4, 4, num_layers=2, bidirectional=True, batch_first=True, seq_len=9, batch=3),
+     dict(weight_scale=2.0), "backprop through time truncated to a window of k = 3 steps"),
     (bugs.NotCarriedThroughTime, SQUARE, {}, "missing contribution from later time steps (no carry back, dh0 = 0)"),
     (bugs.NotCarriedCS231n, SQUARE, {}, "missing contribution from later time steps (dh0 from step 0 alone, the CS231n form)"),
     (bugs.Dh0Zeroed, SQUARE, {}, "dh0 not propagated to the initial state (returned as zero)"),
@@ -163,17 +165,21 @@ def test_correct_variants_get_no_suspect(cls):
         assert not [s.name for s in suspects(probe)]
 
 
-@pytest.mark.parametrize("module, convention", [(cs231n_rnn_prev_h, "cs231n"), (dlai_rnn_buggy, "columns")],
-                         ids=["cs231n_prev_h", "dlai_dWaa_a_next"])
-def test_learners_bugs_get_the_right_suspect_or_none(module, convention):
-    """The learners' buggy modules: dnext_h * (1 - prev_h**2) is no modeled mistake (none);
-    dWaa paired with a_next is the off-by-one."""
+LEARNERS = [
+    # dnext_h * (1 - prev_h**2): no modeled mistake, so none
+    (cs231n_rnn_prev_h, "cs231n", None),
+    # rnn_step_backward(dh[:, t], ...): not carried back, dh0 from step 0 (issue 10's open point)
+    (cs231n_rnn_not_carried, "cs231n", "missing contribution from later time steps (dh0 from step 0 alone, the CS231n form)"),
+    # dWaa paired with a_next
+    (dlai_rnn_buggy, "columns", "previous hidden state off by one step"),
+]
+
+
+@pytest.mark.parametrize("module, convention, suspect", LEARNERS, ids=["cs231n_prev_h", "cs231n_not_carried", "dlai_dWaa_a_next"])
+def test_learners_bugs_get_the_right_suspect_or_none(module, convention, suspect):
+    """The learners' buggy modules (public code's mistakes, in their own conventions)."""
     d = _diagnose(adapt(module, convention), RNNConfig(3, 3, seq_len=5, batch=3))
-    names = [s.name for s in d.suspects]
-    if module is cs231n_rnn_prev_h:
-        assert d.bad and not names, d.render()
-    else:
-        assert names == ["previous hidden state off by one step"], d.render()
+    assert d.bad and [s.name for s in d.suspects] == ([suspect] if suspect else []), d.render()
 
 
 class TwoMistakes(bugs.TanhDerivativeOfH, bugs.MultipliedOverTime):

@@ -49,7 +49,9 @@ def test_every_planted_bug_pins_a_suspect():
     assert all(p.suspect is not None for p in PLANTED), [p.cls.__name__ for p in PLANTED if p.suspect is None]
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: r.name)
+# The gated families' correct classes in other styles are planted/gated.py's, checked on
+# every gated row by meta_tests/test_gated_planted.py.
+@pytest.mark.parametrize("row", [r for r in ROWS if r.family in CORRECT], ids=lambda r: r.name)
 def test_correct_other_style_implementation_is_accepted(row):
     ran, declined = run_property(CORRECT[row.family], row)
     assert ran > 0 and not declined

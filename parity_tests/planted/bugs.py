@@ -227,36 +227,27 @@ class BatchFirstReshape(ConcatRNN):
 
 class SlidingWindow3(ConcatRNN):
     """Backprop through time in a sliding window (the WildML tutorial's ``for bptt_step in
-    np.arange(max(0, t - bptt_truncate), t + 1)[::-1]``): each output's gradient is carried
-    back through k = 3 steps only (its own and 2 before it), on a layer that is supposed to
-    be exact. One layer, one direction, time-major (what the tutorial writes); the
-    ``long_sequences`` row exposes it."""
+    np.arange(max(0, t - bptt_truncate), t + 1)[::-1]``): each output's gradient (and
+    d_h_n, at the last step) is carried back through k = 3 steps only (its own and 2 before
+    it), on a layer that is supposed to be exact; the ``long_sequences`` row exposes it."""
 
     k = 3
 
-    def backward(self, d_output, d_h_n=None):
-        if self.L != 1 or self.D != 1 or self.batch_first:
-            raise NotImplementedError("SlidingWindow3 is one time-major layer in one direction")
-        T, B, H, dtype = self.T, self.B, self.H, self.dtype
-        (_, _, _, steps), = self.cache
-        w_ih, w_hh, _ = self._weights(0, "", dtype)
-        d_h_n = np.zeros((1, B, H), dtype=dtype) if d_h_n is None else d_h_n
+    def direction_backward(self, steps, dys, dh_last, w_ih, w_hh, d_in):
+        H, dtype, n = self.H, self.dtype, len(steps)
         dw_ih, dw_hh, db = np.zeros_like(w_ih), np.zeros_like(w_hh), np.zeros(H, dtype=dtype)
-        dx, dh0 = np.zeros((T, self.I, B), dtype=dtype), np.zeros((H, B), dtype=dtype)
-        for t in range(T):  # every output's gradient (and d_h_n, at the last step) back through k steps
-            dh = d_output[t].T + (d_h_n[0].T if t == T - 1 else 0)
-            for j in range(t, max(t - self.k, -1), -1):
-                _, x, h_prev, a, h_cur = steps[j]
+        dh0 = np.zeros_like(dh_last)
+        for src in range(n):  # every processing step's upstream gradient, back through k steps
+            dh = dys[src] + (dh_last if src == n - 1 else 0)
+            for s in range(src, max(src - self.k, -1), -1):
+                t, x, h_prev, a, h_cur = steps[s]
                 da = dh * self.act_grad(a, h_cur)
                 dw_ih, dw_hh, db = dw_ih + da @ x.T, dw_hh + da @ h_prev.T, db + da.sum(axis=1)
-                dx[j] += w_ih.T @ da
+                d_in[t] = d_in[t] + w_ih.T @ da
                 dh = w_hh.T @ da
-            if t - self.k < 0:  # the window reached the initial state
-                dh0 += dh
-        self.grads = {"weight_ih_l0": dw_ih, "weight_hh_l0": dw_hh}
-        if self.bias:
-            self.grads.update(bias_ih_l0=db, bias_hh_l0=db.copy())
-        return np.ascontiguousarray(dx.transpose(0, 2, 1)), dh0.T[None].copy()
+            if src - self.k < 0:  # the window reached the initial state
+                dh0 = dh0 + dh
+        return dw_ih, dw_hh, db, db.copy(), dh0
 
 
 class ClippedGradients1(ConcatRNN):

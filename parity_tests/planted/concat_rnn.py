@@ -162,6 +162,30 @@ class ConcatRNN:
         return w_ih, w_hh, b
 
     # -- backward --------------------------------------------------------------------
+    def direction_backward(self, steps, dys, dh_last, w_ih, w_hh, d_in):
+        """BPTT of one (layer, direction): ``steps`` and ``dys`` in processing order,
+        ``dh_last`` the gradient on its final state; adds dx into ``d_in`` (by time step)
+        and returns (dW_ih, dW_hh, db_ih, db_hh, dL/dh0)."""
+        H, dtype = self.H, self.dtype
+        dw_ih, dw_hh = np.zeros_like(w_ih), np.zeros_like(w_hh)
+        db_ih, db_hh = np.zeros(H, dtype=dtype), np.zeros(H, dtype=dtype)
+        dh_future = dh_last
+        for s in range(len(steps) - 1, -1, -1):
+            t, x, h_prev, a, h_cur = steps[s]
+            dh = self.total_dh(dys[s], dh_future)
+            dh_first = dh
+            da = dh * self.act_grad(a, h_cur)
+            gw_ih, gw_hh = self.weight_grads(da, x, h_prev, h_cur)
+            dw_ih = self.accumulate(dw_ih, gw_ih)
+            dw_hh = self.accumulate(dw_hh, gw_hh)
+            gb_ih, gb_hh = self.bias_grads(da)
+            db_ih = self.accumulate(db_ih, gb_ih)
+            db_hh = self.accumulate(db_hh, gb_hh)
+            dx, dh_future = self.split_dz(da, w_ih, w_hh)
+            dh_future = self.carry_back(dh_future, s)
+            d_in[t] = d_in[t] + dx
+        return dw_ih, dw_hh, db_ih, db_hh, self.grad_initial_state(dh_future, dh_first)
+
     def backward(self, d_output, d_h_n=None):
         T, B, H, D, dtype = self.T, self.B, self.H, self.D, self.dtype
         d_out = self.output_grads(self.to_time_major(d_output, T, B) if self.batch_first else d_output)
@@ -175,24 +199,9 @@ class ConcatRNN:
             for _, d, sfx, steps in [c for c in self.cache if c[0] == layer]:
                 w_ih, w_hh, _ = self._weights(layer, sfx, dtype)
                 dys = self.upstream_for_direction([g[d * H:(d + 1) * H] for g in d_seq], d == 1)
-                dw_ih, dw_hh = np.zeros_like(w_ih), np.zeros_like(w_hh)
-                db_ih, db_hh = np.zeros(H, dtype=dtype), np.zeros(H, dtype=dtype)
-                dh_future = self.d_h_n_for_layer(d_h_n[layer * D + d].T)
-                for s in range(len(steps) - 1, -1, -1):
-                    t, x, h_prev, a, h_cur = steps[s]
-                    dh = self.total_dh(dys[s], dh_future)
-                    dh_first = dh
-                    da = dh * self.act_grad(a, h_cur)
-                    gw_ih, gw_hh = self.weight_grads(da, x, h_prev, h_cur)
-                    dw_ih = self.accumulate(dw_ih, gw_ih)
-                    dw_hh = self.accumulate(dw_hh, gw_hh)
-                    gb_ih, gb_hh = self.bias_grads(da)
-                    db_ih = self.accumulate(db_ih, gb_ih)
-                    db_hh = self.accumulate(db_hh, gb_hh)
-                    dx, dh_future = self.split_dz(da, w_ih, w_hh)
-                    dh_future = self.carry_back(dh_future, s)
-                    d_in[t] = d_in[t] + dx
-                dh0[layer * D + d] = self.grad_initial_state(dh_future, dh_first).T
+                dh_last = self.d_h_n_for_layer(d_h_n[layer * D + d].T)
+                dw_ih, dw_hh, db_ih, db_hh, dh_init = self.direction_backward(steps, dys, dh_last, w_ih, w_hh, d_in)
+                dh0[layer * D + d] = dh_init.T
                 grads[f"weight_ih_l{layer}{sfx}"] = dw_ih
                 grads[f"weight_hh_l{layer}{sfx}"] = dw_hh
                 if self.bias:
