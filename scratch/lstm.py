@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .driver import StackShape, block_steps
-from .linalg import matmul
+from .linalg import affine, matmul
 
 __all__ = ["LSTMSpec", "LSTM"]
 
@@ -105,11 +105,11 @@ class LSTMTape:
         scale, shift = cell.gate_halves(dt)
         # Input projection of all T steps, one GEMM:  gates = (xs W_ih^T + b_ih + b_hh) * scale.
         # The halving is applied to the small operands, W_ih^T (I, 4H) and the bias (4H,),
-        # not to the (T, B, 4H) product: exact either way (a power of two), one pass less.
-        # Each step adds h W_hh^T * scale and then overwrites its row with the activations.
-        gates = matmul(xs, np.multiply(w["weight_ih"].T, scale))  # (scratch.linalg: why not plain @)
-        if "bias_ih" in w:
-            gates += (w["bias_ih"] + w["bias_hh"]) * scale
+        # not to the (T, B, 4H) product: exact either way (a power of two), one pass less;
+        # the bias rides in the GEMM (scratch.linalg.affine). Each step adds h W_hh^T * scale
+        # and then overwrites its row with the activations.
+        bias = (w["bias_ih"] + w["bias_hh"]) * scale if "bias_ih" in w else None
+        gates = affine(xs, np.multiply(w["weight_ih"].T, scale), bias)
         if hs is None:
             hs = np.empty((T + 1, B, R), dtype=dt)
         hs[0] = init[0]

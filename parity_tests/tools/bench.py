@@ -468,10 +468,11 @@ def _time(fn, repeats) -> list:
 
 
 def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bidirectional: bool, dtype,
-               seed: int = 0):
+               seed: int = 0, bias: bool = False):
     """A function running the matrix products of scratch's forward + backward alone, nothing
     else (no elementwise work, no copies): per layer and direction the input projection
-    ``xs @ W_ih.T`` as one (T*B, I_k) x (I_k, G*H) GEMM; T
+    ``xs @ W_ih.T`` as one (T*B, I_k) x (I_k, G*H) GEMM (with ``bias``, (T*B, I_k+1) x
+    (I_k+1, G*H): scratch adds the bias inside the product, see scratch.linalg.affine); T
     recurrent products ``h_s @ W_hh^T`` (B, H) x (H, G*H) with a contiguous W_hh^T into a
     preallocated buffer; T carried products ``da_s @ W_hh`` (B, G*H) x (G*H, H); the
     stacked ``da^T xs``, ``da^T h_prev`` and ``da @ W_ih``. G = 1, 4, 3 (RNN, LSTM, GRU).
@@ -487,20 +488,28 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
         w_hh = rng.standard_normal((GH, H)).astype(dtype)
         hs = rng.standard_normal((T + 1, B, H)).astype(dtype)
         da = rng.standard_normal((T, B, GH)).astype(dtype)
-        # The input projection's right operand as scratch passes it: the RNN a transposed view
-        # of W_ih, the LSTM and GRU a C-ordered (I_k, G*H) copy (their halved gate rows).
-        w_in = w_ih.T if G == 1 else np.ascontiguousarray(w_ih.T)
-        layers.append((xs, w_ih, w_in, w_hh, np.ascontiguousarray(w_hh.T), hs, da, np.empty((B, GH), dtype=dtype)))
-        shapes += [(D, T * B, n_in, GH), (D * T, B, H, GH), (D * T, B, GH, H),
+        # The input projection's operands as scratch passes them (scratch.linalg.affine): with
+        # a bias, [xs, 1] (T*B, I_k+1) and a C-ordered [W_ih^T; b] (I_k+1, G*H); without, xs
+        # and W_ih^T (a transposed view for the RNN, a C-ordered copy for the gated cells).
+        if bias:
+            xs_in = np.concatenate((xs.reshape(T * B, n_in), np.ones((T * B, 1), dtype=dtype)), axis=1)
+            w_in = rng.standard_normal((n_in + 1, GH)).astype(dtype)
+        else:
+            xs_in = xs.reshape(T * B, n_in)
+            w_in = w_ih.T if G == 1 else np.ascontiguousarray(w_ih.T)
+        layers.append((xs, xs_in, w_ih, w_in, w_hh, np.ascontiguousarray(w_hh.T), hs, da,
+                       np.empty((B, GH), dtype=dtype)))
+        shapes.append((D, T * B, xs_in.shape[1], GH))
+        shapes += [(D * T, B, H, GH), (D * T, B, GH, H),
                    (D, GH, T * B, n_in), (D, GH, T * B, H), (D, T * B, GH, n_in)]
 
     def run():
-        for xs, w_ih, w_in, w_hh, w_hh_t, hs, da, rec in layers:
+        for xs, xs_in, w_ih, w_in, w_hh, w_hh_t, hs, da, rec in layers:
             T_, B_, n_in = xs.shape
             GH = w_hh.shape[0]
             da2, xs2, hp2 = da.reshape(T_ * B_, GH), xs.reshape(T_ * B_, n_in), hs[:-1].reshape(T_ * B_, -1)
             for _ in range(D):
-                xs2 @ w_in  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
+                xs_in @ w_in  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
                 for s in range(T_):
                     np.matmul(hs[s], w_hh_t, out=rec)
                 for s in range(T_ - 1, -1, -1):
@@ -542,7 +551,7 @@ def _worker(args) -> int:
                 if args.worker == "scratch":
                     run, fresh, sums = _scratch_side(p)
                     times = _time(run, args.repeats)
-                    floor_run, shapes = gemm_floor(family, *SIZES[size], dtype)
+                    floor_run, shapes = gemm_floor(family, *SIZES[size], dtype, bias=True)  # as _problem's modules
                     floor = _time(floor_run, args.repeats)
                     rec.update(floor_ms=statistics.median(floor) * 1e3, gemm_shapes=shapes)
                     rec.update(_memory(p, fresh, run))
