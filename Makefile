@@ -14,7 +14,7 @@ export MKL_NUM_THREADS=1
 IMPL_FLAGS = $(if $(IMPL),--rnn-impl $(IMPL)) $(if $(CELL_IMPL),--cell-impl $(CELL_IMPL)) \
              $(if $(CONVENTION),--convention $(CONVENTION)) $(if $(REDUCTION),--reduction $(REDUCTION))
 
-.PHONY: test report check thorough train-demo bench install clean
+.PHONY: test report check thorough train-demo bench install clean mutation
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,20 @@ bench: $(VENV)/.installed
 # Deep run: make thorough SEED=3 [IMPL=...]
 thorough: $(VENV)/.installed
 	$(PY) -m pytest -n auto --hypothesis-profile thorough $(if $(SEED),--hypothesis-seed $(SEED)) $(IMPL_FLAGS)
+
+# Mutation score of scratch's forward/backward math (docs/mutation.md): mutmut mutates
+# scratch/{driver,elman,lstm,gru,functional}.py, runs parity_tests/tests/test_scratch_fixed.py
+# (scratch vs torch on fixed small cases) on every mutant, then prints the score and fails on
+# any survivor not listed in docs/mutation.md as equivalent. MUTATION_JOBS mutants at a time.
+MUTATION_JOBS ?= 2
+mutation: $(VENV)/.mutation-installed
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS)
+	$(PY) -m mutation.score
+
+$(VENV)/.mutation-installed: $(VENV)/.installed pyproject.toml constraints.txt
+	$(PY) -m pip install --progress-bar on -c constraints.txt -e '.[test,mutation]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) .hypothesis .pytest_cache *.egg-info
