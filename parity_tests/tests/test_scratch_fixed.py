@@ -113,6 +113,9 @@ FIXED = [
     Fixed("lstm_large_layer_blocks_of_1", "LSTM", _k(hidden_size=256), T=3, B=64, seed=44),
     Fixed("gru_large_layer_blocks_of_2", "GRU", _k(hidden_size=256), T=5, B=32, seed=45),
     Fixed("gru_large_layer_blocks_of_1", "GRU", _k(hidden_size=256), T=3, B=64, seed=46),
+    # blocks of 3 over T = 5: the last block (2 steps) is partial and does not broadcast
+    Fixed("lstm_large_layer_blocks_of_3", "LSTM", _k(hidden_size=256), T=5, B=20, seed=47),
+    Fixed("gru_large_layer_blocks_of_3", "GRU", _k(hidden_size=256), T=5, B=20, seed=48),
     # --- the one-step cells ---
     Fixed("rnncell_tanh", "RNNCell", _k(), seed=31),
     Fixed("rnncell_relu_no_bias_h_none", "RNNCell", _k(nonlinearity="relu", bias=False), has_h0=False, seed=32),
