@@ -19,7 +19,7 @@ from rnn_parity.reference.torch_ref import param_shapes
 
 from ..core.cases import Case
 from ..core.family import Family, Row
-from . import entry
+from . import entry, gated_diagnosis
 from .gated_common import GRU_GATES, GatedConfig, layer_configs, layer_edge_cases, layer_locate, time_major
 
 
@@ -94,4 +94,6 @@ GRU = Family(
     configs=configs,
     edge_cases=edge_cases,
     rows=ROWS,
+    localize=gated_diagnosis.localize,
+    mutants=gated_diagnosis.mutants,
 )

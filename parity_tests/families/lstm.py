@@ -21,7 +21,7 @@ from rnn_parity.reference.torch_ref import param_shapes
 
 from ..core.cases import Case, module_field
 from ..core.family import Family, Row
-from . import entry
+from . import entry, gated_diagnosis
 from .gated_common import LSTM_GATES, GatedConfig, layer_configs, layer_edge_cases, layer_locate, time_major
 
 
@@ -102,4 +102,6 @@ LSTM = Family(
     configs=configs,
     edge_cases=edge_cases,
     rows=ROWS,
+    localize=gated_diagnosis.localize,
+    mutants=gated_diagnosis.mutants,
 )

@@ -18,7 +18,7 @@ from rnn_parity.reference.torch_ref import param_shapes
 
 from ..core.cases import Case
 from ..core.family import Family, Row
-from . import entry
+from . import entry, gated_diagnosis
 from .gated_common import (LSTM_GATES, GatedCellConfig, cell_configs, cell_edge_cases, cell_locate,
                            cell_params_as_layer, layer_grads_as_cell)
 from .lstm import LSTMConfig
@@ -85,4 +85,6 @@ LSTM_CELL = Family(
     configs=configs,
     edge_cases=edge_cases,
     rows=ROWS,
+    localize=gated_diagnosis.localize,
+    mutants=gated_diagnosis.mutants,
 )

@@ -1,0 +1,628 @@
+"""The gated families' diagnosis hooks (LSTM, GRU, LSTMCell, GRUCell): where a mismatch is,
+gate by gate, and which classic gated mistake it is (``diagnosis/`` calls these through the
+records' ``localize`` / ``mutants``).
+
+Localization (black-box probing through the contract, judged by the one tolerance rule):
+
+- forward: per (layer, direction) and time step where the output first diverges (in that
+  direction's processing order), which final states (h_n, c_n) differ, and whether c
+  differs while h agrees.
+- backward: (1) a per-gate summary of every parameter gradient: the stacked rows
+  (i, f, g, o / r, z, n) that differ and those that agree, e.g. "rows of gate f differ in
+  grad weight_ih_l0, grad weight_hh_l0, ...; gates i, g and o agree" -- the most telling
+  gated diagnosis, since most gated mistakes touch one gate's local derivative;
+  (2) each upstream gradient alone (d_output, d_h_n, d_c_n): which one the implementation
+  handles wrongly; (3) an upstream gradient on the last time step only: how far back dx
+  stays right (the gradient carried through time).
+
+Suspects (``mutants``): each classic mistake COMPUTED with a small NumPy forward and BPTT of
+the gated layer written here (stacked gates, time-major; a third implementation, neither
+scratch nor ``planted/gated.py``), run in float64 on the probe's arrays with one mistake
+(``BACKWARD`` / ``FORWARD_ONLY`` flags); gate orders read wrong are the correct model run on
+the weights as the mistaken reader sees them (rows permuted) with its gradients stacked back
+in its order. ``diagnosis.suspects`` prints one only if it reproduces EVERY tensor the
+implementation returned and differs from torch; the family-independent suspects (transposed,
+swapped, / B, clipped, a state's gradient zero, sign, a bias) come from ``diagnosis/``. The
+engine with no mistake equals torch (``meta_tests/test_gated_diagnosis.py``), so a mutant
+differs from torch only by its mistake. A cell is the layer at T = 1, one layer, one
+direction (``_Problem.from_probe``), with the cell's names mapped back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from itertools import permutations
+
+import numpy as np
+
+from ..core.tolerance import allowed_error
+from ..diagnosis import Suspect, join
+from .gated_common import GRU_GATES, LSTM_GATES, direction_name, parse_param
+
+
+def _sig(a):
+    """sigmoid(a) = (1 + tanh(a / 2)) / 2: never overflows (warnings are errors here)."""
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+# =======================================================================================
+# The problem: the probe's arrays, float64, time-major, as a layer (a cell is T = 1).
+# =======================================================================================
+@dataclass
+class _Problem:
+    kind: str  # "LSTM" or "GRU"
+    cell: bool
+    L: int
+    D: int
+    H: int
+    R: int
+    T: int
+    B: int
+    bias: bool
+    batch_first: bool
+    params: dict  # layer names (weight_ih_l0, ...), float64
+    x: np.ndarray  # (T, B, I)
+    init: list  # [h0, c0] / [h0], (L*D, B, .), zeros when absent
+    d_output: np.ndarray  # (T, B, D*R)
+    d_final: list  # [d_h_n, d_c_n] / [d_h_n]
+    mean: bool = False  # --reduction mean: parameter gradients / B
+    gates: str = field(init=False)
+
+    def __post_init__(self):
+        self.gates = "".join(LSTM_GATES if self.kind == "LSTM" else GRU_GATES)
+
+    @classmethod
+    def from_probe(cls, probe):
+        fam, c, a = probe.case.family.name, probe.config, probe.arrays
+        f64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
+        kind = "LSTM" if fam.startswith("lstm") else "GRU"
+        mean = getattr(probe.cls, "reduction", "sum") == "mean"
+        H, B = c.hidden_size, c.batch
+        if fam.endswith("_cell"):
+            params = {f"{k}_l0": f64(v) for k, v in a["params"].items()}
+            names = ("h", "c") if kind == "LSTM" else ("h",)
+            init = [np.zeros((1, B, H)) if a[n] is None else f64(a[n])[None] for n in names]
+            d_out = f64(a["d_h_next"])[None]
+            d_final = [np.zeros((1, B, H))] + ([f64(a["d_c_next"])[None]] if kind == "LSTM" else [])
+            return cls(kind, True, 1, 1, H, H, 1, B, c.bias, False, params, f64(a["x"])[None], init, d_out,
+                       d_final, mean)
+        tm = (lambda v: v.swapaxes(0, 1)) if c.batch_first else (lambda v: v)  # noqa: E731
+        L, D, R = c.num_layers, c.num_directions, c.out_size
+        names = ("h0", "c0") if kind == "LSTM" else ("h0",)
+        sizes = (R, H) if kind == "LSTM" else (H,)
+        init = [np.zeros((L * D, B, n)) if a[k] is None else f64(a[k]) for k, n in zip(names, sizes)]
+        d_final = [f64(a[k]) for k in (("d_h_n", "d_c_n") if kind == "LSTM" else ("d_h_n",))]
+        return cls(kind, False, L, D, H, R, c.seq_len, B, c.bias, c.batch_first,
+                   {k: f64(v) for k, v in a["params"].items()}, tm(f64(a["x"])), init, tm(f64(a["d_output"])),
+                   d_final, mean)
+
+    def to_contract(self, r: dict) -> dict:
+        """The engine's time-major layer results under the contract's names."""
+        grads = {f"grad {k}": v / (self.B if self.mean else 1) for k, v in r["grads"].items()}
+        if self.cell:
+            out = {"h_next": r["output"][0], "dx": r["dx"][0], "dh": r["d_init"][0][0]}
+            if self.kind == "LSTM":
+                out.update(c_next=r["states"][1][0], dc=r["d_init"][1][0])
+            out.update({k.removesuffix("_l0"): v for k, v in grads.items()})
+            return out
+        tm = (lambda v: v.swapaxes(0, 1)) if self.batch_first else (lambda v: v)  # noqa: E731
+        out = {"output": tm(r["output"]), "h_n": r["states"][0], "dx": tm(r["dx"]), "dh0": r["d_init"][0]}
+        if self.kind == "LSTM":
+            out.update(c_n=r["states"][1], dc0=r["d_init"][1])
+        out.update(grads)
+        return out
+
+
+# =======================================================================================
+# The engine: forward and BPTT of the stacked-gate layer, with optional mistakes.
+# =======================================================================================
+def _forward(p: _Problem, m: frozenset):
+    L, D, T, H = p.L, p.D, p.T, p.H
+    lstm = p.kind == "LSTM"
+    tapes, finals, layer_in = {}, [[] for _ in p.init], p.x
+    for layer in range(L):
+        outs = []
+        for d in range(D):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            w_ih, w_hh = p.params[f"weight_ih{sfx}"], p.params[f"weight_hh{sfx}"]
+            G = w_ih.shape[0]
+            b_ih = p.params[f"bias_ih{sfx}"] if p.bias else np.zeros(G)
+            b_hh = p.params[f"bias_hh{sfx}"] if p.bias else np.zeros(G)
+            w_hr = p.params.get(f"weight_hr{sfx}")
+            states = [s[layer * D + d] for s in p.init]
+            order = list(range(T - 1, -1, -1)) if d else list(range(T))
+            out, tape = [None] * T, [None] * T
+            for t in order:
+                x, h = layer_in[t], states[0]
+                if lstm:
+                    c = states[1]
+                    a = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+                    i, f, g, o = (_sig(a[:, :H]), _sig(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), _sig(a[:, 3 * H:]))
+                    c2 = f * c + i * g
+                    tc = np.tanh(c2)
+                    hf = o * tc
+                    h2 = hf @ w_hr.T if w_hr is not None else hf
+                    tape[t] = dict(x=x, h=h, c=c, a=a, i=i, f=f, g=g, o=o, c2=c2, tc=tc, hf=hf)
+                    states = [h2, c2]
+                else:
+                    ax = x @ w_ih.T + b_ih
+                    hw = h @ w_hh.T  # without b_hh
+                    a_r = ax[:, :H] + hw[:, :H] + b_hh[:H]
+                    a_z = ax[:, H:2 * H] + hw[:, H:2 * H] + b_hh[H:2 * H]
+                    r, z = _sig(a_r), _sig(a_z)
+                    hw_n, b_hn = hw[:, 2 * H:], b_hh[2 * H:]
+                    if "bhn_outside" in m:  # n = tanh(W_in x + b_in + r * (W_hn h) + b_hn)
+                        n = np.tanh(ax[:, 2 * H:] + r * hw_n + b_hn)
+                    else:  # torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+                        n = np.tanh(ax[:, 2 * H:] + r * (hw_n + b_hn))
+                    h2 = (1 - z) * n + z * h
+                    tape[t] = dict(x=x, h=h, a_r=a_r, a_z=a_z, r=r, z=z, n=n, hw_n=hw_n, q=hw_n + b_hn)
+                    states = [h2]
+                out[t] = states[0]
+            tapes[layer, d] = (order, tape)
+            outs.append(np.stack(out))
+            for k, s in enumerate(states):
+                finals[k].append(s)
+        layer_in = np.concatenate(outs, axis=-1)
+    return layer_in, [np.stack(f) for f in finals], tapes
+
+
+def _run(p: _Problem, m: frozenset) -> dict:
+    """Forward and backward with the mistakes in ``m`` (flags below); time-major layer dict."""
+    output, states, tapes = _forward(p, m)
+    L, D, T, H, R = p.L, p.D, p.T, p.H, p.R
+    lstm = p.kind == "LSTM"
+    grads = {}
+    d_init = [np.zeros_like(s) for s in p.init]
+    dy_layer = p.d_output
+    for layer in range(L - 1, -1, -1):
+        d_in = np.zeros((T,) + tapes[layer, 0][1][0]["x"].shape)
+        for d in range(D):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            w_ih, w_hh = p.params[f"weight_ih{sfx}"], p.params[f"weight_hh{sfx}"]
+            w_hr = p.params.get(f"weight_hr{sfx}")
+            order, tape = tapes[layer, d]
+            dys = dy_layer[:, :, d * R:(d + 1) * R]
+            if "reverse_not_reordered" in m and d == 1:
+                dys = dys[::-1]
+            w_dx = w_hh if "dx_with_w_hh" in m else w_ih
+            w_dh = w_ih if "dh_with_w_ih" in m else w_hh
+            carry_h = np.zeros_like(p.d_final[0][0]) if "ignores_d_h_n" in m else p.d_final[0][layer * D + d]
+            if lstm:
+                carry_c = np.zeros_like(p.d_final[1][0]) if "ignores_d_c_n" in m else p.d_final[1][layer * D + d]
+            g_ih, g_hh = np.zeros_like(w_ih), np.zeros_like(w_hh)
+            g_bih, g_bhh = np.zeros(w_ih.shape[0]), np.zeros(w_ih.shape[0])
+            g_hr = None if w_hr is None else np.zeros_like(w_hr)
+            for t in reversed(order):
+                tp = tape[t]
+                dh = dys[t] + carry_h
+                if lstm:
+                    if w_hr is not None:
+                        dhf = dh @ w_hr
+                        g_hr += dh.T @ (tp["tc"] if "proj_operand_tc" in m else tp["hf"])
+                    else:
+                        dhf = dh
+                    if "tanh_c_missing" in m:
+                        dtc = np.ones_like(tp["tc"])
+                    elif "tanh_c_at_c_prev" in m:
+                        dtc = 1 - np.tanh(tp["c"]) ** 2
+                    elif "tanh_c_of_c" in m:
+                        dtc = 1 - tp["c2"] ** 2
+                    else:
+                        dtc = 1 - tp["tc"] ** 2
+                    dc = carry_c + dhf * tp["o"] * dtc
+                    sg = ((lambda k: tp["a"][:, k * H:(k + 1) * H] * (1 - tp["a"][:, k * H:(k + 1) * H]))
+                          if "sigmoid_from_preactivation" in m else (lambda k: tp["ifgo"[k]] * (1 - tp["ifgo"[k]])))
+                    da_x = da_h = np.concatenate([
+                        dc * tp["g"] * sg(0),
+                        dc * (tp["c2"] if "forget_uses_c_t" in m else tp["c"]) * sg(1),
+                        dc * tp["i"] * (1 - tp["g"] ** 2),
+                        dhf * tp["tc"] * sg(3)], axis=1)
+                    carry_c = np.zeros_like(dc) if "c_not_carried" in m else dc * tp["f"]
+                    direct = 0.0
+                else:
+                    z, n, r = tp["z"], tp["n"], tp["r"]
+                    if "z_swapped" in m:
+                        dn, direct = dh * z, dh * (1 - z)
+                    else:
+                        dn, direct = dh * (1 - z), dh * z
+                    dz = dh * ((n - tp["h"]) if "dz_sign" in m else (tp["h"] - n))
+                    if "no_dh_through_z" in m:
+                        direct = np.zeros_like(dh)
+                    da_n = dn * (1 - n ** 2)
+                    q_r = tp["hw_n"] if "reset_grad_without_b_hn" in m else tp["q"]
+                    sg = ((lambda a, s: a * (1 - a)) if "sigmoid_from_preactivation" in m else (lambda a, s: s * (1 - s)))
+                    da_r = np.zeros_like(da_n) if "reset_grad_missing" in m else da_n * q_r * sg(tp["a_r"], r)
+                    da_z = dz * sg(tp["a_z"], z)
+                    da_x = np.concatenate([da_r, da_z, da_n], axis=1)
+                    da_h = np.concatenate([da_r, da_z, da_n * r], axis=1)
+                    if "b_hn_grad_outside" in m:
+                        g_bhh[2 * H:] += da_n.sum(axis=0) - (da_n * r).sum(axis=0)
+                g_ih += da_x.T @ tp["x"]
+                g_hh += da_h.T @ tp["h"]
+                g_bih += da_x.sum(axis=0)
+                g_bhh += da_h.sum(axis=0)
+                d_in[t] += da_x @ w_dx
+                carry_h = direct + da_h @ w_dh
+                if "h_not_carried" in m:
+                    carry_h = np.zeros_like(carry_h)
+            d_init[0][layer * D + d] = carry_h
+            if lstm:
+                d_init[1][layer * D + d] = carry_c
+            grads[f"weight_ih{sfx}"], grads[f"weight_hh{sfx}"] = g_ih, g_hh
+            if p.bias:
+                grads[f"bias_ih{sfx}"], grads[f"bias_hh{sfx}"] = g_bih, g_bhh
+            if g_hr is not None:
+                grads[f"weight_hr{sfx}"] = g_hr
+        dy_layer = np.zeros_like(d_in) if "no_grad_to_lower_layer" in m and layer > 0 else d_in
+    if "zeroed_initial_grads" in m:
+        d_init = [np.zeros_like(v) for v in d_init]
+    return dict(output=output, states=states, dx=dy_layer, d_init=d_init,
+                grads={k: grads[k] for k in p.params})  # torch's order
+
+
+def engine(probe, mistakes=()) -> dict:
+    """The probe's case computed by this module's engine with ``mistakes`` (flag names), under
+    the contract's names (the meta test checks that no mistake gives torch's numbers)."""
+    p = _Problem.from_probe(probe)
+    return p.to_contract(_run(p, frozenset(mistakes)))
+
+
+def _permuted(p: _Problem, order: str) -> tuple:
+    """An implementation that reads torch's stacked rows in ``order`` (its gate k from block
+    k) is torch's model on weights whose block for gate g is block order.index(g); its
+    gradients, stacked in its own order, are that model's permuted back."""
+    H, G = p.H, p.gates
+    to_model = [order.index(g) for g in G]  # model block j <- params block to_model[j]
+    back = [G.index(g) for g in order]  # implementation block k <- model block back[k]
+
+    def blocks(v, idx):
+        return np.concatenate([v[k * H:(k + 1) * H] for k in idx], axis=0)
+
+    gated = lambda name: name.split("_")[1] in ("ih", "hh")  # noqa: E731  (not weight_hr)
+    params = {k: blocks(v, to_model) if gated(k) else v for k, v in p.params.items()}
+    q = _Problem(**{f: getattr(p, f) for f in p.__dataclass_fields__ if f != "gates"})
+    q.params = params
+    r = _run(q, frozenset())
+    r["grads"] = {k: blocks(v, back) if gated(k) else v for k, v in r["grads"].items()}
+    return r
+
+
+# =======================================================================================
+# The classic mistakes: (flags, name, equation, applies(problem)). Order matters only for
+# ambiguous data: the first that explains the numbers is printed first.
+# =======================================================================================
+_LAYER = lambda p: not p.cell  # noqa: E731
+_RECURRENT = lambda p: p.T > 1  # noqa: E731  (at T = 1 only the initial state's gradient: generic)
+
+
+def _square(p: _Problem) -> bool:
+    """W_ih and W_hh of every (layer, direction) have one shape: only then can one stand in
+    for the other without a shape error."""
+    return all(p.params[k].shape == p.params[k.replace("weight_ih", "weight_hh", 1)].shape
+               for k in p.params if k.startswith("weight_ih"))
+
+
+LSTM_MISTAKES = [
+    (("c_not_carried",), "cell state not carried back through time (dc_(t-1) = 0)",
+     "dL/dc_(t-1) = dL/dc_t * f_t + (through h_(t-1)); the implementation dropped dL/dc_t * f_t, so the "
+     "cell state's gradient flows back through h only (and dc0 = 0)", _RECURRENT),
+    (("tanh_c_missing",), "tanh(c) derivative missing",
+     "h = o * tanh(c_t): dL/dc_t += dL/dh * o * (1 - tanh(c_t)^2); the implementation left out (1 - tanh(c_t)^2)",
+     lambda p: True),
+    (("tanh_c_at_c_prev",), "tanh(c) derivative taken at c_(t-1) instead of c_t",
+     "h_t = o_t * tanh(c_t): the derivative is 1 - tanh(c_t)^2; the implementation used 1 - tanh(c_(t-1))^2",
+     lambda p: True),
+    (("tanh_c_of_c",), "tanh(c) derivative taken as 1 - c_t^2 (the tanh forgotten)",
+     "d tanh(c_t)/dc_t = 1 - tanh(c_t)^2; the implementation used 1 - c_t^2", lambda p: True),
+    (("forget_uses_c_t",), "forget-gate gradient uses c_t instead of c_(t-1)",
+     "c_t = f * c_(t-1) + i * g: da_f = dL/dc_t * c_(t-1) * f (1 - f); the implementation multiplied by c_t",
+     lambda p: True),
+    (("sigmoid_from_preactivation",), "sigmoid derivative computed from the pre-activation",
+     "sigmoid'(a) = s (1 - s) with s = sigmoid(a); the implementation used a (1 - a) for the gates i, f, o",
+     lambda p: True),
+    (("ignores_d_c_n",), "upstream gradient on c_n ignored (d_c_n)",
+     "BPTT starts from dL/dc = d_c_n at the last step; the implementation started the cell state's gradient from zero",
+     _LAYER),
+    (("ignores_d_c_n",), "upstream gradient on c' ignored (d_c)",
+     "dL/dc' = d_c + dL/dh' * o * (1 - tanh(c')^2); the implementation dropped d_c", lambda p: p.cell),
+    (("proj_operand_tc",), "projection gradient from tanh(c) instead of o * tanh(c)",
+     "h = W_hr (o * tanh(c)): dW_hr = sum_t dh_t^T (o_t * tanh(c_t)); the implementation used tanh(c_t), "
+     "forgetting the output gate", lambda p: p.R != p.H),
+    (("zeroed_initial_grads",), "dh0 and dc0 not propagated to the initial states (both returned as zero)",
+     "dh0 = sum_g da_g(0) W_hg and dc0 = dL/dc_0 * f_0 reach the initial states; the implementation returned zeros "
+     "(the initial state treated as a constant)", lambda p: True),
+]
+
+GRU_MISTAKES = [
+    (("z_swapped",), "z and 1 - z swapped in backward",
+     "h' = (1 - z) * n + z * h: dn = dh' * (1 - z) and the direct part of dh is dh' * z; the implementation "
+     "used dn = dh' * z and dh' * (1 - z) (the other update convention's derivative)", lambda p: True),
+    (("dz_sign",), "update gate gradient with the wrong sign (dz = dh' (n - h))",
+     "h' = (1 - z) * n + z * h: dz = dh' * (h - n); the implementation used dh' * (n - h)", lambda p: True),
+    (("no_dh_through_z",), "missing dh path through z (dh_(t-1) lacks dh' * z)",
+     "dL/dh_(t-1) = dh' * z + [da_r, da_z, r * da_n] W_hh; the implementation dropped dh' * z, the direct path",
+     lambda p: True),
+    (("reset_grad_missing",), "reset-gate gradient missing (da_r = 0)",
+     "n = tanh(W_in x + b_in + r * (W_hn h + b_hn)): da_r = da_n * (W_hn h + b_hn) * r (1 - r); the "
+     "implementation gave r no gradient", lambda p: True),
+    (("reset_grad_without_b_hn",), "reset-gate gradient without b_hn (da_r = da_n * (W_hn h) * r (1 - r))",
+     "r multiplies (W_hn h + b_hn): da_r = da_n * (W_hn h + b_hn) * r (1 - r); the implementation left b_hn out",
+     lambda p: p.bias),
+    (("b_hn_grad_outside",), "b_hn's gradient as if b_hn were outside the reset gate",
+     "b_hn sits inside r * (W_hn h + b_hn): d b_hn = sum da_n * r; the implementation summed da_n alone",
+     lambda p: p.bias),
+    (("sigmoid_from_preactivation",), "sigmoid derivative computed from the pre-activation",
+     "sigmoid'(a) = s (1 - s) with s = sigmoid(a); the implementation used a (1 - a) for the gates r, z",
+     lambda p: True),
+    (("bhn_outside",), "GRU b_hn outside the reset gate (forward), backward with torch's formulas",
+     "torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); the implementation's forward computed "
+     "tanh(W_in x + b_in + r * (W_hn h) + b_hn) (the paper's / Keras reset_after=False placement) and its "
+     "backward kept torch's derivative (da_r through W_hn h + b_hn, d b_hn = sum da_n * r)", lambda p: p.bias),
+    (("bhn_outside", "reset_grad_without_b_hn", "b_hn_grad_outside"),
+     "GRU b_hn outside the reset gate (forward and backward of that model)",
+     "torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); the implementation computes (forward and its exact "
+     "backward) n = tanh(W_in x + b_in + r * (W_hn h) + b_hn), the paper's / Keras reset_after=False "
+     "placement", lambda p: p.bias),
+]
+
+# The RNN's own classics, in gated form (both families).
+COMMON_MISTAKES = [
+    (("dx_with_w_hh", "dh_with_w_ih"), "dx and dh_prev computed with each other's weight",
+     "dx_t = sum_g da_g W_ig and dh_(t-1) = sum_g da_g W_hg; the implementation swapped W_ih and W_hh", _square),
+    (("dx_with_w_hh",), "dx computed with W_hh instead of W_ih",
+     "dx_t = sum_g da_g W_ig; the implementation used W_hg (dh_(t-1) is right)", _square),
+    (("dh_with_w_ih",), "dh_prev computed with W_ih instead of W_hh",
+     "dh_(t-1) = sum_g da_g W_hg; the implementation carried back through W_ig (dx is right)", _square),
+    (("reverse_not_reordered",), "reverse direction not re-ordered",
+     "the reverse direction processes t = T-1..0, so its output gradients must be read in that order; the "
+     "implementation read them in original time order", lambda p: p.D == 2 and p.T > 1),
+    (("h_not_carried",), "hidden state's gradient not carried back through time (dh_(t-1) = 0 from later steps)",
+     "dL/dh_(t-1) = d_output_(t-1) + (what step t sends back through its gates and z); the implementation "
+     "dropped the second term", lambda p: _RECURRENT(p) and not p.cell),
+    (("ignores_d_h_n",), "upstream gradient on h_n ignored (d_h_n)",
+     "BPTT starts from dL/dh = d_h_n at the last step; the implementation started from zero", _LAYER),
+    (("no_grad_to_lower_layer",), "gradient not passed to the layer below",
+     "layer k's input gradient sum_g da_g W_ig is the output gradient of layer k-1; the implementation did "
+     "not pass it down", lambda p: p.L > 1),
+]
+
+
+def mistakes(kind: str) -> list:
+    return (LSTM_MISTAKES if kind == "LSTM" else GRU_MISTAKES) + COMMON_MISTAKES
+
+
+def _gate_order_name(gates: str, order: str) -> tuple:
+    swapped = [g for g, h in zip(gates, order) if g != h]
+    read = ", ".join(order)
+    if len(swapped) == 2:
+        name = f"gate order read wrong ({swapped[0]} and {swapped[1]} swapped)"
+    else:
+        name = f"gate order read wrong (rows read as {read})"
+    eq = (f"torch stacks the gate rows of W_ih, W_hh, b_ih, b_hh as {', '.join(gates)}; the implementation "
+          f"reads them as {read} (forward and the gradients it stacks back)")
+    return name, eq
+
+
+def mutants(probe) -> list:
+    p = _Problem.from_probe(probe)
+    out = []
+    for order in ("".join(o) for o in permutations(p.gates)):
+        if order != p.gates:
+            name, eq = _gate_order_name(p.gates, order)
+            out.append((Suspect(name, eq), p.to_contract(_permuted(p, order))))
+    for flags, name, eq, applies in mistakes(p.kind):
+        if applies(p):
+            out.append((Suspect(name, eq), p.to_contract(_run(p, frozenset(flags)))))
+    return out
+
+
+# =======================================================================================
+# Localization.
+# =======================================================================================
+def _tol(probe, ref, bound):
+    return allowed_error(ref, bound, probe.dtype)[0]
+
+
+def _err(a, b):
+    return np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+
+
+def localize(probe):
+    fwd = _locate_forward(probe)
+    bwd = ("not localized: the forward pass already differs, and every gradient depends on it"
+           if fwd is not None else _locate_backward(probe))
+    return fwd, bwd
+
+
+def _forward_names(probe):
+    cell = probe.case.family.name.endswith("_cell")
+    return ("h_next", "c_next") if cell else ("output", "h_n", "c_n")
+
+
+def _locate_forward(probe):
+    mine, ref, bounds, c = probe.mine, probe.ref, probe.bounds, probe.config
+    names = [n for n in _forward_names(probe) if n in ref]
+    bad = [n for n in names if not probe.same(n, mine[n], ref[n], bounds.get(n))]
+    if not bad:
+        return None
+    words = []
+    if probe.case.family.name.endswith("_cell"):
+        for n in bad:
+            err = _err(mine[n], ref[n])
+            b, u = np.unravel_index(np.argmax(err), err.shape)
+            words.append(f"{n} differs (greatest at batch {b}, {'cell ' if n == 'c_next' else ''}unit {u})")
+        if bad == ["c_next"]:
+            words.append("h_next agrees: the cell state returned is wrong, not the gates that make h")
+        return "; ".join(words)
+    T, D = c.seq_len, c.num_directions
+    R = c.out_size
+    tm = (lambda v: v.swapaxes(0, 1)) if c.batch_first else (lambda v: v)  # noqa: E731
+    if "output" in bad:
+        tol = _tol(probe, ref["output"], bounds.get("output"))
+        err = _err(tm(mine["output"]), tm(ref["output"]))
+        for d in range(D):
+            e = err[:, :, d * R:(d + 1) * R].max(axis=(1, 2))
+            steps = list(range(T - 1, -1, -1)) if d else list(range(T))
+            wrong = [t for t in steps if e[t] > tol]
+            if wrong:
+                k = steps.index(wrong[0])
+                words.append(f"the last layer's {direction_name(d)} direction first diverges at time step {wrong[0]} "
+                             f"(its processing step {k}; "
+                             f"{'the steps before it agree' if k else 'already at its first step'})")
+            else:
+                words.append(f"the last layer's {direction_name(d)} direction agrees at every step")
+    for n in ("h_n", "c_n"):
+        if n in bad:
+            tol = _tol(probe, ref[n], bounds.get(n))
+            e = _err(mine[n], ref[n]).max(axis=(1, 2))
+            where = [f"layer {k // D} {direction_name(k % D)}" for k in range(len(e)) if e[k] > tol]
+            words.append(f"{n} differs at {join(where)}")
+    if bad == ["c_n"]:
+        words.append("output and h_n agree: the cell state returned is wrong, not the gates that make h")
+    return "; ".join(words)
+
+
+def _gate_blocks(gates: str, H: int, err: np.ndarray, tol: float) -> list:
+    return [g for k, g in enumerate(gates) if err[k * H:(k + 1) * H].max() > tol]
+
+
+def gate_summary(probe, mine, ref, bounds) -> str | None:
+    """Which stacked gate rows of each differing parameter gradient differ: the rows of the
+    same gates grouped, e.g. "rows of gate f differ in grad weight_ih_l0 and grad bias_ih_l0
+    (gates i, g and o agree)"."""
+    gates = LSTM_GATES if probe.case.family.name.startswith("lstm") else GRU_GATES
+    H = probe.config.hidden_size
+    groups: dict = {}
+    whole = []
+    for k in [k for k in ref if k.startswith("grad ")]:
+        if probe.same(k, mine[k], ref[k], bounds.get(k)):
+            continue
+        kind = parse_param(k.removeprefix("grad "))
+        if kind is None or kind[1] == "hr":
+            whole.append(k)
+            continue
+        err = _err(mine[k], ref[k])
+        err = err.reshape(err.shape[0], -1).max(axis=1)
+        bad = tuple(_gate_blocks(gates, H, err, _tol(probe, ref[k], bounds.get(k))))
+        groups.setdefault(bad, []).append(k)
+    if not groups and not whole:
+        return None
+    parts = []
+    for bad, names in groups.items():
+        ok = [g for g in gates if g not in bad]
+        if not bad:  # the tensor fails as a whole but no block alone exceeds: spread thin
+            parts.append(f"{join(names)} differ{'s' if len(names) == 1 else ''} by a little in every gate")
+            continue
+        rows = f"rows of gate{'s' if len(bad) > 1 else ''} {join(bad)} differ in {join(names)}"
+        parts.append(rows + (f" (gate{'s' if len(ok) > 1 else ''} {join(ok)} agree{'s' if len(ok) == 1 else ''})"
+                             if ok else " (every gate)"))
+    if whole:
+        parts.append(f"{join(whole)} differ{'s' if len(whole) == 1 else ''} (the projection, after the gates)")
+    return "; ".join(parts)
+
+
+def _upstreams(probe) -> list:
+    cell = probe.case.family.name.endswith("_cell")
+    names = ("d_h_next", "d_c_next") if cell else ("d_output", "d_h_n", "d_c_n")
+    return [n for n in names if n in probe.arrays]
+
+
+def _run_probe(probe, arrays):
+    mine = probe.impl(arrays)
+    ref = probe.reference(arrays)
+    if getattr(probe.cls, "reduction", "sum") == "mean":
+        B = probe.config.batch
+        ref = {k: v / B if k.startswith("grad ") else v for k, v in ref.items()}
+    return mine, ref, probe.case.family.bounds(probe.case, arrays)
+
+
+def _all_agree(probe, mine, ref, bounds) -> bool:
+    return all(probe.same(k, mine[k], ref[k], bounds.get(k)) for k in ref)
+
+
+def _locate_backward(probe):
+    mine, ref, bounds = probe.mine, probe.ref, probe.bounds
+    fam = probe.case.family
+    cell = fam.name.endswith("_cell")
+    inputs = [k for k in (("dx", "dh", "dc") if cell else ("dx", "dh0", "dc0")) if k in ref]
+    bad_in = [k for k in inputs if not probe.same(k, mine[k], ref[k], bounds.get(k))]
+    ok_in = [k for k in inputs if k not in bad_in]
+    parts = ["forward agrees"]
+    if bad_in:
+        parts.append(f"in backward {join(bad_in)} differ{'s' if len(bad_in) == 1 else ''}"
+                     + (f" ({join(ok_in)} agree{'s' if len(ok_in) == 1 else ''})" if ok_in else ""))
+    summary = gate_summary(probe, mine, ref, bounds)
+    parts.append(summary if summary else "every parameter gradient agrees")
+    if not cell and probe.config.seq_len > 1:
+        one = _one_step(probe)
+        if one:
+            parts.append(one)
+    # Each upstream gradient alone: which one is mishandled.
+    ups = _upstreams(probe)
+    if len(ups) > 1:
+        verdicts = []
+        for n in ups:
+            arrays = dict(probe.arrays, **{u: np.zeros_like(probe.arrays[u]) for u in ups if u != n})
+            verdicts.append((n, _all_agree(probe, *_run_probe(probe, arrays))))
+        good = [n for n, ok in verdicts if ok]
+        wrong = [n for n, ok in verdicts if not ok]
+        if good and wrong:
+            parts.append(f"with {join(wrong)} alone the gradients differ, with {join(good)} alone they all agree")
+    # The flow through time: an upstream gradient on the last step only.
+    if not cell and probe.config.seq_len > 1:
+        flow = _flow(probe)
+        if flow:
+            parts.append(flow)
+    return "; ".join(parts)
+
+
+def _one_step(probe):
+    """The gate summary on the first time step alone (x[:1], d_output[:1], the same states
+    and d_h_n, d_c_n): one step's weight gradients are its local derivatives, so the gates
+    whose rows differ there are the gates whose own derivative is wrong, before the error
+    spreads to every gate through the carried gradient."""
+    c, a = probe.config, probe.arrays
+    first = (lambda v: v[:, :1]) if c.batch_first else (lambda v: v[:1])  # noqa: E731
+    arrays = dict(a, x=first(a["x"]), d_output=first(a["d_output"]))
+    case = replace(probe.case, config=replace(c, seq_len=1))
+    mine, ref = probe.impl(arrays, case), probe.reference(arrays, case)
+    if getattr(probe.cls, "reduction", "sum") == "mean":
+        ref = {k: v / c.batch if k.startswith("grad ") else v for k, v in ref.items()}
+    bounds = probe.case.family.bounds(case, arrays)
+    head = "on one time step (x[:1], d_output[:1], the same states)"
+    if not all(probe.same(k, mine[k], ref[k], bounds.get(k)) for k in ("output", "h_n", "c_n") if k in ref):
+        return f"{head} the forward already differs"
+    summary = gate_summary(probe, mine, ref, bounds)
+    if summary is None:
+        bad = [k for k in ref if not probe.same(k, mine[k], ref[k], bounds.get(k))]
+        if not bad:
+            return f"{head} every tensor agrees: the mistake is in what is carried between steps"
+        return f"{head} every parameter gradient agrees; {join(bad)} differ{'s' if len(bad) == 1 else ''}"
+    return f"{head}: {summary}"
+
+
+def _flow(probe):
+    c, a = probe.config, probe.arrays
+    T = c.seq_len
+    arrays = dict(a, **{u: np.zeros_like(a[u]) for u in _upstreams(probe)})
+    last = (slice(None), T - 1) if c.batch_first else (T - 1,)
+    arrays["d_output"] = np.zeros_like(a["d_output"])
+    arrays["d_output"][last] = a["d_output"][last]
+    mine, ref, bounds = _run_probe(probe, arrays)
+    tm = (lambda v: v.swapaxes(0, 1)) if c.batch_first else (lambda v: v)  # noqa: E731
+    err = _err(tm(mine["dx"]), tm(ref["dx"])).max(axis=(1, 2))
+    tol = _tol(probe, ref["dx"], bounds.get("dx"))
+    head = "with an upstream gradient on the last time step only"
+    if c.bidirectional:  # the reverse direction starts at the last step: no single flow to read
+        return None
+    wrong = [t for t in range(T - 1, -1, -1) if err[t] > tol]
+    if not wrong:
+        return f"{head}, dx agrees at every step (the gradient is carried back through time correctly)"
+    first = wrong[0]
+    if first == T - 1:
+        return f"{head}, dx already differs at that step (t = {T - 1}): the step's own local derivative"
+    n_ok = T - 1 - first
+    return (f"{head}, dx agrees for the last step only: the gradient is not carried back through time "
+            "(or is carried back wrongly)" if n_ok == 1 else
+            f"{head}, dx agrees for the last {n_ok} steps and first differs at time step {first}")
