@@ -1,0 +1,189 @@
+"""The gated diagnosis (``families/gated_diagnosis.py``) names each planted gated mistake
+FIRST, says which gate is wrong, and names no suspect for correct gated implementations or
+for mistakes it does not model (a wrong suspect is worse than none).
+
+Every case is fixed: a ``GATED_PLANTED`` entry's own configuration (``GATED_BASE`` with what
+the bug needs), seed 11, diagnosed the way a failure is (``diagnose`` re-probes a generic
+case of the configuration, T = 4, B = 3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from parity_tests.core.cases import Case
+from parity_tests.core.messages import ParityMismatch
+from parity_tests.core.runs import comparisons, run_both
+from parity_tests.diagnosis import Probe, diagnose, suspects
+from parity_tests.families import FAMILIES
+from parity_tests.families.gated_diagnosis import engine
+from parity_tests.planted import gated
+from parity_tests.planted.gated import GATED_BASE, GATED_PLANTED
+from parity_tests.properties import assert_parity
+from rnn_parity import scratch
+
+CORRECT = {"lstm": gated.LSTM, "gru": gated.GRU, "lstm_cell": gated.LSTMCell, "gru_cell": gated.GRUCell}
+SCRATCH = {"lstm": scratch.LSTM, "gru": scratch.GRU, "lstm_cell": scratch.LSTMCell, "gru_cell": scratch.GRUCell}
+ENTRY = {e.name: e for e in GATED_PLANTED}
+
+
+def _case(family, seed=11, **config):
+    return Case(FAMILIES[family].config_cls(**dict(GATED_BASE[family], **config)), seed=seed)
+
+
+def _diagnose(cls, family, **config):
+    case = _case(family, **config)
+    return diagnose(cls, case, comparisons(cls, case))
+
+
+# Configurations that exercise every path of the engine: projection, stacked, bidirectional,
+# batch_first, bias off, states absent.
+ENGINE_CASES = [
+    ("lstm", {}),
+    ("lstm", dict(proj_size=2, num_layers=2, bidirectional=True, batch_first=True)),
+    ("lstm", dict(bias=False, has_h0=False, num_layers=2)),
+    ("gru", {}),
+    ("gru", dict(num_layers=2, bidirectional=True, batch_first=True, bias=False, has_h0=False)),
+    ("lstm_cell", {}),
+    ("lstm_cell", dict(bias=False, has_h0=False)),
+    ("gru_cell", {}),
+    ("gru_cell", dict(has_h0=False)),
+]
+
+
+@pytest.mark.parametrize("family, config", ENGINE_CASES, ids=[f"{f}-{i}" for i, (f, _) in enumerate(ENGINE_CASES)])
+def test_the_mutant_engine_without_a_mistake_is_torch(family, config):
+    """Each suspect is the engine with ONE mistake; without it, every tensor is torch's (the
+    one tolerance rule), so a suspect differs from torch only by its mistake."""
+    probe = Probe(CORRECT[family], run_both(CORRECT[family], _case(family, **config)))
+    alt = engine(probe)
+    assert set(alt) == set(probe.ref)
+    for k, v in alt.items():
+        assert probe.same(k, v, probe.ref[k], probe.bounds.get(k)), k
+
+
+WITH_SUSPECT = [e for e in GATED_PLANTED if e.suspect is not None]
+
+
+@pytest.mark.parametrize("entry", WITH_SUSPECT, ids=lambda e: e.name)
+def test_planted_gated_bug_is_named_first(entry):
+    d = _diagnose(entry.cls, entry.family, **entry.config)
+    assert d.bad and d.bad[0] == entry.first, d.render()
+    assert d.suspects and d.suspects[0].name == entry.suspect, f"{entry.name}:\n{d.render()}"
+    # a backward mistake is localized in backward, a forward one in forward
+    if entry.first in ("output", "h_next"):
+        assert d.forward and d.backward.startswith("not localized"), d.render()
+    else:
+        assert d.forward is None and d.backward.startswith("forward agrees"), d.render()
+
+
+def test_every_gated_planted_bug_has_a_suspect():
+    """Every planted gated mistake is one the diagnosis models (a new entry must say which
+    suspect names it, or None on purpose)."""
+    assert not [e.name for e in GATED_PLANTED if e.suspect is None]
+
+
+# -- a wrong suspect is worse than none ----------------------------------------------------
+NO_SUSPECT_CONFIGS = {
+    "lstm": [{}, dict(input_size=4, num_layers=2, bidirectional=True, batch_first=True),
+             dict(proj_size=2, has_h0=False)],
+    "gru": [{}, dict(input_size=4, num_layers=2, bidirectional=True, batch_first=True, bias=False)],
+    "lstm_cell": [{}, dict(input_size=4, has_h0=False)],
+    "gru_cell": [{}, dict(input_size=4, bias=False)],
+}
+CORRECT_CLASSES = [(f, cls, cfg) for f in CORRECT for cls in (CORRECT[f], SCRATCH[f]) for cfg in NO_SUSPECT_CONFIGS[f]]
+
+
+@pytest.mark.parametrize("family, cls, config", CORRECT_CLASSES,
+                         ids=[f"{c.__module__.split('.')[-2]}-{c.__name__}-{i}" for i, (f, c, _) in enumerate(CORRECT_CLASSES)])
+def test_correct_gated_implementations_get_no_suspect(family, cls, config):
+    """Forced through the suspects as if the case had failed: numbers that agree with torch
+    can match no suspect (each suspect differs from torch by its mistake)."""
+    probe = Probe(cls, run_both(cls, _case(family, seed=5, **config)))
+    assert not [s.name for s in suspects(probe)]
+
+
+class LSTMTanhCDerivativeUnsquared(gated.LSTM):
+    """tanh'(c) as 1 - tanh(c) (the square forgotten): no suspect models it."""
+
+    def tanh_c_grad(self, c_prev, c_new, tc):
+        return 1 - tc
+
+
+class LSTMTwoMistakes(gated.LSTMForgetGradUsesCt, gated.LSTMTanhCDerivativeMissing):
+    """Two planted mistakes at once: each suspect alone explains neither."""
+
+
+class GRUResetGradWithoutQ(gated.GRU):
+    """dr = da_n (the factor W_hn h + b_hn forgotten)."""
+
+    def reset_grad(self, da_n, q):
+        return da_n
+
+
+class GRUTwoMistakes(gated.GRUZSwappedInBackward, gated.GRUResetGradMissing):
+    """z swapped AND the reset gate without gradient."""
+
+
+class LSTMCellForgetWithoutC(gated.LSTMCell):
+    """da_f = dc f (1 - f): the factor c_(t-1) forgotten."""
+
+    def forget_operand(self, c_prev, c_new):
+        return np.ones_like(c_prev)
+
+
+class GRUCellDzWithoutN(gated.GRUCell):
+    """dz = dh' h: the -n of (h - n) forgotten."""
+
+    def update_grads(self, dh, z, n, h_prev):
+        return dh * (1 - z), dh * h_prev, dh * z
+
+
+UNMODELED = [(LSTMTanhCDerivativeUnsquared, "lstm"), (LSTMTwoMistakes, "lstm"), (GRUResetGradWithoutQ, "gru"),
+             (GRUTwoMistakes, "gru"), (LSTMCellForgetWithoutC, "lstm_cell"), (GRUCellDzWithoutN, "gru_cell")]
+
+
+@pytest.mark.parametrize("cls, family", UNMODELED, ids=[c.__name__ for c, _ in UNMODELED])
+def test_a_gated_mistake_no_suspect_models_gets_none(cls, family):
+    d = _diagnose(cls, family)
+    assert d.bad and not d.suspects, d.render()
+    assert "suspects: none of the known single mistakes" in d.render()
+
+
+# -- localization names the gate -----------------------------------------------------------
+LOCALIZED = [
+    ("lstm_cell_forget_grad_uses_c_t",
+     "rows of gate f differ in grad weight_ih, grad weight_hh, grad bias_ih and grad bias_hh (gates i, g and o agree)"),
+    ("lstm_forget_grad_uses_c_t", "on one time step (x[:1], d_output[:1], the same states): rows of gate f differ"),
+    ("lstm_sigmoid_grad_from_preactivation", "rows of gates i, f and o differ in grad weight_ih_l0"),
+    ("gru_reset_grad_missing", "on one time step (x[:1], d_output[:1], the same states): rows of gate r differ"),
+    ("gru_cell_reset_grad_missing", "rows of gate r differ in grad weight_ih, grad weight_hh"),
+    ("gru_cell_z_swapped_in_backward", "rows of gates r and n differ"),
+    ("lstm_ignores_d_c_n", "with d_c_n alone the gradients differ, with d_output and d_h_n alone they all agree"),
+    ("lstm_cell_state_not_carried", "dx agrees for the last step only: the gradient is not carried back"),
+    ("lstm_proj_grad_wrong_operand", "grad weight_hr_l0 differs (the projection, after the gates)"),
+    ("lstm_reverse_not_reordered", "grad weight_ih_l0_reverse"),
+]
+
+
+@pytest.mark.parametrize("name, words", LOCALIZED, ids=[n for n, _ in LOCALIZED])
+def test_backward_localization_names_the_gate(name, words):
+    e = ENTRY[name]
+    d = _diagnose(e.cls, e.family, **e.config)
+    assert words in d.backward, d.render()
+
+
+def test_forward_localization_says_where_it_diverges():
+    e = ENTRY["lstm_gate_order_i_f"]
+    d = _diagnose(e.cls, e.family, **e.config)
+    assert d.forward.startswith("the last layer's forward direction first diverges at time step 0"), d.render()
+
+
+def test_failure_message_names_the_gate_and_the_suspect():
+    e = ENTRY["lstm_cell_forget_grad_uses_c_t"]
+    with pytest.raises(ParityMismatch) as info:
+        assert_parity(e.cls, _case(e.family))
+    text = str(info.value)
+    assert "backward: forward agrees; in backward dx and dh differ (dc agrees); rows of gate f differ" in text, text
+    assert "- forget-gate gradient uses c_t instead of c_(t-1):" in text, text
