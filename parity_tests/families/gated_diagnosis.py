@@ -268,23 +268,34 @@ def engine(probe, mistakes=()) -> dict:
     return p.to_contract(_run(p, frozenset(mistakes)))
 
 
-def _permuted(p: _Problem, order: str) -> tuple:
-    """An implementation that reads torch's stacked rows in ``order`` (its gate k from block
-    k) is torch's model on weights whose block for gate g is block order.index(g); its
-    gradients, stacked in its own order, are that model's permuted back."""
+def _relabeled(p: _Problem, order: str | None = None, complement: bool = False) -> dict:
+    """A correct implementation in another convention, on torch's weights.
+
+    ``order``: it reads torch's stacked rows in ``order`` (its gate k from block k): that is
+    torch's model on weights whose block for gate g is block order.index(g); its gradients,
+    stacked in its own order, are that model's permuted back. ``complement`` (GRU): it
+    computes h' = z n + (1 - z) h, i.e. torch's model with the z rows negated
+    (1 - sigmoid(a) = sigmoid(-a)), and its z rows' gradients are that model's negated."""
     H, G = p.H, p.gates
+    order = order or G
     to_model = [order.index(g) for g in G]  # model block j <- params block to_model[j]
     back = [G.index(g) for g in order]  # implementation block k <- model block back[k]
+    sign = np.ones(len(G) * H)
+    if complement:
+        sign[G.index("z") * H:(G.index("z") + 1) * H] = -1.0
 
     def blocks(v, idx):
         return np.concatenate([v[k * H:(k + 1) * H] for k in idx], axis=0)
 
+    def signed(v):
+        return v * (sign[:, None] if v.ndim == 2 else sign)
+
     gated = lambda name: name.split("_")[1] in ("ih", "hh")  # noqa: E731  (not weight_hr)
-    params = {k: blocks(v, to_model) if gated(k) else v for k, v in p.params.items()}
+    params = {k: signed(blocks(v, to_model)) if gated(k) else v for k, v in p.params.items()}
     q = _Problem(**{f: getattr(p, f) for f in p.__dataclass_fields__ if f != "gates"})
     q.params = params
     r = _run(q, frozenset())
-    r["grads"] = {k: blocks(v, back) if gated(k) else v for k, v in r["grads"].items()}
+    r["grads"] = {k: blocks(signed(v), back) if gated(k) else v for k, v in r["grads"].items()}
     return r
 
 
@@ -392,7 +403,7 @@ def mistakes(kind: str) -> list:
     return (LSTM_MISTAKES if kind == "LSTM" else GRU_MISTAKES) + COMMON_MISTAKES
 
 
-def _gate_order_name(gates: str, order: str) -> tuple:
+def _gate_order_name(gates: str, order: str, adapted: bool) -> tuple:
     swapped = [g for g, h in zip(gates, order) if g != h]
     read = ", ".join(order)
     if len(swapped) == 2:
@@ -401,16 +412,26 @@ def _gate_order_name(gates: str, order: str) -> tuple:
         name = f"gate order read wrong (rows read as {read})"
     eq = (f"torch stacks the gate rows of W_ih, W_hh, b_ih, b_hh as {', '.join(gates)}; the implementation "
           f"reads them as {read} (forward and the gradients it stacks back)")
+    if not adapted:  # with --gate-order given, the order is relative to what the adapter hands over
+        eq += f"; if it stacks its gates that way on purpose, declare it: --gate-order {order}"
     return name, eq
 
 
 def mutants(probe) -> list:
     p = _Problem.from_probe(probe)
     out = []
+    adapted = getattr(probe.cls, "Learner", None) is not None  # families/gated_conventions.adapt_gated
     for order in ("".join(o) for o in permutations(p.gates)):
         if order != p.gates:
-            name, eq = _gate_order_name(p.gates, order)
-            out.append((Suspect(name, eq), p.to_contract(_permuted(p, order))))
+            name, eq = _gate_order_name(p.gates, order, adapted)
+            out.append((Suspect(name, eq), p.to_contract(_relabeled(p, order))))
+    if p.kind == "GRU":
+        eq = ("torch: h' = (1 - z) * n + z * h; the implementation computes h' = z * n + (1 - z) * h (its z is "
+              "torch's 1 - z: Cho et al.'s paper and several course notes write it so)")
+        if not adapted:
+            eq += "; if it is written that way on purpose, declare it: --gru-update complement"
+        out.append((Suspect("GRU update written the other way (h' = z * n + (1 - z) * h)", eq),
+                    p.to_contract(_relabeled(p, complement=True))))
     for flags, name, eq, applies in mistakes(p.kind):
         if applies(p):
             out.append((Suspect(name, eq), p.to_contract(_run(p, frozenset(flags)))))

@@ -187,3 +187,33 @@ def test_failure_message_names_the_gate_and_the_suspect():
     text = str(info.value)
     assert "backward: forward agrees; in backward dx and dh differ (dc agrees); rows of gate f differ" in text, text
     assert "- forget-gate gradient uses c_t instead of c_(t-1):" in text, text
+
+
+# -- a correct class in another convention, run without the option that declares it ----------
+CONVENTIONS = [
+    (gated.LSTMGatesIFOG, "lstm", "gate order read wrong (g and o swapped)", "--gate-order ifog"),
+    (gated.LSTMGatesFIGO, "lstm", "gate order read wrong (i and f swapped)", "--gate-order figo"),
+    (gated.GRUKeras, "gru", "gate order read wrong (r and z swapped)", "--gate-order zrn"),
+    (gated.GRUComplement, "gru", "GRU update written the other way (h' = z * n + (1 - z) * h)", "--gru-update complement"),
+    (gated.LSTMCellIFOG, "lstm_cell", "gate order read wrong (g and o swapped)", "--gate-order ifog"),
+    (gated.GRUCellComplement, "gru_cell", "GRU update written the other way (h' = z * n + (1 - z) * h)",
+     "--gru-update complement"),
+]
+
+
+@pytest.mark.parametrize("cls, family, suspect, option", CONVENTIONS, ids=[c[0].__name__ for c in CONVENTIONS])
+def test_undeclared_convention_is_named_with_its_option(cls, family, suspect, option):
+    d = _diagnose(cls, family)
+    assert d.suspects and d.suspects[0].name == suspect and option in d.suspects[0].equation, d.render()
+
+
+@pytest.mark.parametrize("cls, family, option", [
+    (gated.GRUKerasComplement, "gru", dict(gate_order="zrn", gru_update="complement")),
+    (gated.LSTMGatesIFOG, "lstm", dict(gate_order="ifog")),
+], ids=["gru_keras_complement", "lstm_ifog"])
+def test_declared_convention_gets_no_suspect(cls, family, option):
+    from parity_tests.families.gated_conventions import adapt_gated
+
+    adapted = adapt_gated(cls, family, **option)
+    probe = Probe(adapted, run_both(adapted, _case(family, seed=5)))
+    assert not [s.name for s in suspects(probe)]
