@@ -512,7 +512,8 @@ def draw_picture(picture: Picture):
     return fig
 
 
-def _save(fig, path) -> Path:
+def save_figure(fig, path) -> Path:
+    """Save a figure as PNG (creating the folder) and close it."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
@@ -532,7 +533,7 @@ def plot_run(run, path, cls=None) -> Picture:
     """Draw a ``core.runs.Run`` to ``path`` (PNG); returns the Picture (the data drawn)."""
     _agg()
     picture = parity_picture(run, cls)
-    _save(draw_picture(picture), path)
+    save_figure(draw_picture(picture), path)
     return picture
 
 
@@ -583,19 +584,19 @@ def plot_families(picks: dict, path, *, seed: int = 0, out=print) -> dict:
     written = {}
     for name, (cls, case) in picks.items():
         candidates = [case] if case is not None else representative_cases(FAMILIES[name], seed)
-        target, reasons = family_png(path, name), []
+        target, reason = family_png(path, name), "nothing to draw"
         for candidate in candidates:
             try:
                 plot_parity(cls, candidate, target)
             except Unsupported as exc:
-                reasons.append(str(exc))
+                reason = f"declined every case it was offered ({len(candidates)}); the last: {exc}"
                 continue
             except (ContractViolation, ImplementationError) as exc:
-                reasons.append(str(exc))
+                reason = str(exc)
                 break
             written[name] = target
             out(f"wrote {target} ({name}: {candidate.config.short()})")
             break
         if name not in written:
-            out(f"no picture for {name}: {reasons[-1] if reasons else 'nothing to draw'}")
+            out(f"no picture for {name}: {reason}")
     return written
