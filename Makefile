@@ -12,7 +12,13 @@ export OPENBLAS_NUM_THREADS=1
 export MKL_NUM_THREADS=1
 
 IMPL_FLAGS = $(if $(IMPL),--rnn-impl $(IMPL)) $(if $(CELL_IMPL),--cell-impl $(CELL_IMPL)) \
+             $(if $(LSTM_IMPL),--lstm-impl $(LSTM_IMPL)) $(if $(GRU_IMPL),--gru-impl $(GRU_IMPL)) \
+             $(if $(LSTM_CELL_IMPL),--lstm-cell-impl $(LSTM_CELL_IMPL)) \
+             $(if $(GRU_CELL_IMPL),--gru-cell-impl $(GRU_CELL_IMPL)) \
+             $(foreach o,$(GATE_ORDER),--gate-order $(o)) $(if $(GRU_UPDATE),--gru-update $(GRU_UPDATE)) \
+             $(if $(STRICT_DTYPE),--strict-dtype) \
              $(if $(CONVENTION),--convention $(CONVENTION)) $(if $(REDUCTION),--reduction $(REDUCTION))
+ANY_IMPL = $(IMPL)$(CELL_IMPL)$(LSTM_IMPL)$(GRU_IMPL)$(LSTM_CELL_IMPL)$(GRU_CELL_IMPL)
 
 .PHONY: test report check thorough train-demo bench install clean mutation
 
@@ -32,8 +38,10 @@ report: $(VENV)/.installed
 	$(CLI) report $(IMPL_FLAGS) --png report/parity.png --json report/parity.json
 
 # Only the parity tests of the plug-ins you give: make check IMPL=mymod:MyRNN [CELL_IMPL=...]
+# [LSTM_IMPL=...] [GRU_IMPL=...] [LSTM_CELL_IMPL=...] [GRU_CELL_IMPL=...] [GATE_ORDER="ifco zrh"]
+# [GRU_UPDATE=complement] [STRICT_DTYPE=1]
 check: $(VENV)/.installed
-	@test -n "$(IMPL)$(CELL_IMPL)" || { echo "usage: make check IMPL=module:Class [CELL_IMPL=module:Class] [CONVENTION=NAME] [REDUCTION=mean]"; exit 2; }
+	@test -n "$(ANY_IMPL)" || { echo "usage: make check IMPL=module:Class [CELL_IMPL=...] [LSTM_IMPL=...] [GRU_IMPL=...] [LSTM_CELL_IMPL=...] [GRU_CELL_IMPL=...] [GATE_ORDER=ORDER] [GRU_UPDATE=complement] [CONVENTION=NAME] [REDUCTION=mean] [STRICT_DTYPE=1]"; exit 2; }
 	$(CLI) check $(IMPL_FLAGS) -- -n auto
 
 # The seeds' training tasks, your class (IMPL) or scratch beside torch; writes report/train_demo.png

@@ -27,6 +27,13 @@ def option_specs() -> list[tuple[tuple[str, ...], dict]]:
         (("--reduction",), dict(default="sum", choices=REDUCTIONS,
                                 help="how your weight and bias gradients reduce over the batch: sum "
                                      "(torch's, the default) or mean (divided by the batch size)")),
+        (("--gate-order",), dict(action="append", default=None, metavar="ORDER",
+                                 help="the order of the stacked gates your LSTM/GRU (or cell) reads: a "
+                                      "permutation of i,f,g,o (c = g) or r,z,n (h = n), or keras; give it "
+                                      "twice for an LSTM and a GRU; README, Conventions")),
+        (("--gru-update",), dict(default="torch", choices=("torch", "complement"),
+                                 help="complement: your GRU (or GRUCell) computes h' = z*n + (1-z)*h "
+                                      "(torch: h' = (1-z)*n + z*h)")),
         (("--strict-dtype",), dict(action="store_true", default=False,
                                    help="a tensor your plug-in returns in another dtype than its inputs' "
                                         "(float64 from np.zeros for float32 input, ...) fails the case; by "
@@ -40,7 +47,8 @@ def given(values: dict) -> bool:
     """Was any plug-in option given (``values``: option -> value as parsed)? ``--strict-dtype``
     alone is not one: it qualifies the plug-ins (the default classes run strict anyway)."""
     return any(values.get(e.option) for e in CATALOG) or bool(values.get("--convention")) \
-        or values.get("--reduction", "sum") != "sum"
+        or values.get("--reduction", "sum") != "sum" or bool(values.get("--gate-order")) \
+        or (values.get("--gru-update") or "torch") != "torch"
 
 
 def resolve(values: dict) -> dict:
@@ -52,12 +60,19 @@ def resolve(values: dict) -> dict:
     from .families.conventions import CONVENTIONS, MODULE_CONVENTIONS, adapt
     from .core.contract import load_impl, load_module, with_reduction
     from .core.dtypes import with_dtype_policy
+    from .families.gated_conventions import GATED_FAMILIES, adapt_gated, gate_orders
 
     convention, reduction = values.get("--convention"), values.get("--reduction") or "sum"
     if convention is not None and convention not in CONVENTIONS:
         raise ValueError(f"--convention must be one of {sorted(CONVENTIONS)}, got {convention!r}")
     if reduction not in REDUCTIONS:
         raise ValueError(f"--reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
+    orders = gate_orders(values.get("--gate-order"))  # ValueError names --gate-order
+    gru_update = values.get("--gru-update") or "torch"
+    gated_given = [e.option for e in CATALOG if e.name in GATED_FAMILIES and values.get(e.option)]
+    if (orders or gru_update != "torch") and not gated_given:
+        raise ValueError("--gate-order and --gru-update describe a gated plug-in: give it with --lstm-impl, "
+                         "--gru-impl, --lstm-cell-impl or --gru-cell-impl")
     impls = {}
     for e in CATALOG:
         spec = values.get(e.option) or e.default_impl
@@ -67,6 +82,10 @@ def resolve(values: dict) -> dict:
                 cls = adapt(target, convention, "sum", spec)
             else:
                 cls = load_impl(spec)
+            if e.name in GATED_FAMILIES and values.get(e.option):
+                kind = GATED_FAMILIES[e.name]
+                cls = adapt_gated(cls, e.name, gate_order=orders.get(kind),
+                                  gru_update=gru_update if kind == "gru" else None, spec=spec)
         except ValueError as exc:
             raise ValueError(f"{e.option}: {exc}") from None
         if reduction != "sum" and values.get(e.option):

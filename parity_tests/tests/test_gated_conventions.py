@@ -190,3 +190,47 @@ def test_gate_order_values_go_to_the_family_whose_letters_they_spell():
         gate_orders("abcd")
     with pytest.raises(ValueError, match="given twice for the LSTM"):
         gate_orders(["ifco", "ifog"])
+
+
+# ---------------------------------------------------------------------------------------
+# The command-line options reach the adapter (options.resolve, shared by pytest and the CLI).
+# ---------------------------------------------------------------------------------------
+def _option_values(**given):
+    from parity_tests.options import option_specs
+
+    values = {flags[0]: kw.get("default") for flags, kw in option_specs()}
+    values.update(given)
+    return values
+
+
+@pytest.mark.parametrize("option, spec, values", [
+    ("--gru-impl", "parity_tests.planted.gated:GRUKerasComplement",
+     {"--gate-order": ["zrh"], "--gru-update": "complement"}),
+    ("--lstm-impl", "parity_tests.planted.gated:LSTMGatesFIGO", {"--gate-order": ["f,i,c,o"]}),
+    ("--gru-cell-impl", "parity_tests.planted.gated:GRUCellComplement", {"--gru-update": "complement"}),
+])
+def test_options_adapt_the_plugin(option, spec, values):
+    from parity_tests.options import given, resolve
+
+    family = {"--gru-impl": "gru", "--lstm-impl": "lstm", "--gru-cell-impl": "gru_cell"}[option]
+    opts = _option_values(**{option: spec}, **values)
+    assert given(opts)
+    adapted = resolve(opts)[family]
+    for case in _cases(family)[:2]:
+        assert_parity(adapted, case)
+    # The same class without the convention options is judged in torch's convention: fails.
+    plain = resolve(_option_values(**{option: spec}))[family]
+    with pytest.raises(ParityMismatch):
+        assert_parity(plain, _cases(family)[0])
+
+
+@pytest.mark.parametrize("values, match", [
+    ({"--gate-order": ["zrh"]}, "--gate-order and --gru-update describe a gated plug-in"),
+    ({"--gru-update": "complement"}, "--gate-order and --gru-update describe a gated plug-in"),
+    ({"--gate-order": ["abc"], "--gru-impl": "parity_tests.planted.gated:GRU"}, "--gate-order must spell"),
+])
+def test_bad_convention_options_are_named(values, match):
+    from parity_tests.options import resolve
+
+    with pytest.raises(ValueError, match=match):
+        resolve(_option_values(**values))
