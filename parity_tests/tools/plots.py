@@ -436,7 +436,7 @@ def _trajectory_panel(ax, run):
         line = ax.plot(steps, ref[:, 0, u], lw=3, alpha=0.4, label=f"torch unit {u}")[0]
         ax.plot(steps, mine[:, 0, u], ls="--", color=line.get_color(), label=f"impl unit {u}")
     ax.set_xlabel("time step", fontsize=8)
-    ax.set_title(f"last layer's {name}, batch 0: torch (thick) and impl (dashed)", fontsize=8)
+    ax.set_title(f"{name} (last layer), batch 0: torch thick, impl dashed", fontsize=8)
     ax.tick_params(labelsize=7)
     _integer_axes(ax, y=False)
     ax.legend(fontsize=6, ncol=2)
@@ -462,13 +462,18 @@ def draw_picture(picture: Picture):
     param_rows = picture.params if gated else ([[p for row in picture.params for p in row]] if picture.params else [])
     ncols = max(len(picture.results), max((len(r) for r in param_rows), default=0), 4)
     many = len(picture.run.comparisons) > 12
-    heights = [2.6, 3.4 if many else 2.8] + [2.2 if gated else 2.6] * len(param_rows)
+    # Room under the bars' rotated names (about 0.06 inch per character at 60 degrees, beyond
+    # what the gap between rows already gives): a spacer row without axes.
+    longest = max((len(c.tensor) - len("grad ") for c in picture.run.comparisons), default=0)
+    spacer = max(0.0, 0.06 * longest - 0.9)
+    heights = [2.6, 3.0] + ([spacer] if spacer else []) + [2.2 if gated else 2.6] * len(param_rows)
+    first_param = 3 if spacer else 2
     pad = 1.1  # inches between rows: two-line titles above, labels below
     top, bottom = 1.0, 0.5
-    height = sum(heights) + pad * (len(heights) - 1) + top + bottom + (1.0 if many else 0.5)
+    height = sum(heights) + pad * (len(heights) - 1) + top + bottom
     fig = plt.figure(figsize=(max(14.0, 2.9 * ncols), height))
     outer = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=pad / np.mean(heights),
-                             left=0.05, right=0.96, top=1 - top / height, bottom=(bottom + (0.5 if many else 0)) / height)
+                             left=0.05, right=0.96, top=1 - top / height, bottom=bottom / height)
 
     def heading(spec, text):
         box = spec.get_position(fig)
@@ -500,14 +505,14 @@ def draw_picture(picture: Picture):
 
     for k, row in enumerate(param_rows):
         width = len(picture.gates) if gated else len(row)
-        axes, cax = _row(fig, outer[2 + k], [1.0] * max(width, len(row)), True)
+        axes, cax = _row(fig, outer[first_param + k], [1.0] * max(width, len(row)), True)
         ims = [_draw_panel(ax, p, cmap) for ax, p in zip(axes, row)]
         for ax in axes[len(row):]:
             ax.set_axis_off()
         _colorbar(fig, ims[0], cax)
         if k == 0:
             what = f"parameter gradients of {picture.group}" if picture.group else "parameter gradients"
-            heading(outer[2], what + (": one row per parameter, one panel per gate" if gated else ""))
+            heading(outer[first_param], what + (": one row per parameter, one panel per gate" if gated else ""))
     fig.suptitle(picture.title, fontsize=10, y=1 - 0.1 / height, va="top")
     return fig
 
