@@ -64,7 +64,9 @@ def check(argv: list[str]) -> int:
     for flag, value in values.items():
         if isinstance(value, bool):  # a switch (--strict-dtype): the flag alone, when set
             pytest_args += [flag] if value else []
-        elif value is not None and not (flag == "--reduction" and value == "sum"):
+        elif isinstance(value, list):  # an appended option (--gate-order, once per family)
+            pytest_args += [part for v in value for part in (flag, v)]
+        elif value is not None and not ((flag, value) in (("--reduction", "sum"), ("--gru-update", "torch"))):
             pytest_args += [flag, value]
     if args.profile:
         pytest_args += ["--hypothesis-profile", args.profile]

@@ -234,3 +234,18 @@ def test_bad_convention_options_are_named(values, match):
 
     with pytest.raises(ValueError, match=match):
         resolve(_option_values(**values))
+
+
+def test_rnn_parity_check_passes_the_convention_options_to_pytest(monkeypatch):
+    from parity_tests import cli
+
+    seen = []
+    monkeypatch.setattr(pytest, "main", lambda args: seen.append(args) or 0)
+    spec = "parity_tests.planted.gated:GRUKerasComplement"
+    assert cli.check(["--gru-impl", spec, "--gate-order", "zrh", "--gate-order", "ifco", "--gru-update", "complement"]) == 0
+    assert cli.check(["--gru-impl", spec]) == 0
+    given_args, plain_args = seen
+    joined = " ".join(given_args)
+    assert "--gate-order zrh --gate-order ifco" in joined and "--gru-update complement" in joined
+    assert "--parity-only gru" in joined
+    assert "--gate-order" not in plain_args and "--gru-update" not in plain_args
