@@ -65,7 +65,7 @@ MUTATION_JOBS ?= 2
 mutation: $(VENV)/.mutation-installed
 	rm -rf mutants
 	$(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS)
-	$(PY) -m mutation.score
+	$(PY) -m parity_tests.tools.mutation.score
 
 $(VENV)/.mutation-installed: $(VENV)/.installed pyproject.toml constraints.txt
 	$(PY) -m pip install --progress-bar on -c constraints.txt -e '.[test,mutation]'

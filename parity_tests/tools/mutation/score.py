@@ -1,6 +1,6 @@
 """The mutation score of ``make mutation``, and the check that no survivor is unexplained.
 
-Run after ``mutmut run`` (from the repository root): ``python -m mutation.score``.
+Run after ``mutmut run`` (from the repository root): ``python -m parity_tests.tools.mutation.score``.
 
 Reads mutmut's results through its own CLI (``mutmut export-cicd-stats``, ``mutmut
 results``, ``mutmut show``), and the table of equivalent mutants in docs/mutation.md. An
@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # the repository (parity_tests/tools/mutation/score.py)
 DOC = ROOT / "docs" / "mutation.md"
 MUTMUT = str(Path(sys.executable).with_name("mutmut"))
 _SEP = "\u01c1"  # mutmut's class separator in mangled names: x<SEP>Class<SEP>method

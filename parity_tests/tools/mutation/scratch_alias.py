@@ -1,4 +1,4 @@
-"""pytest plugin for ``make mutation`` only (``-p mutation.scratch_alias`` in pyproject's
+"""pytest plugin for ``make mutation`` only (``-p parity_tests.tools.mutation.scratch_alias`` in pyproject's
 ``[tool.mutmut] pytest_add_cli_args``): make ``rnn_parity.scratch`` BE mutmut's mutated copy.
 
 Why. mutmut 3 copies ``scratch/`` to ``mutants/scratch/`` with every function behind a
@@ -28,11 +28,11 @@ import pytest
 
 def _alias() -> list[str]:
     if "rnn_parity.scratch" in sys.modules and sys.modules["rnn_parity.scratch"].__name__ != "scratch":
-        raise pytest.UsageError("mutation.scratch_alias: rnn_parity.scratch was imported before the plugin ran")
+        raise pytest.UsageError("parity_tests.tools.mutation.scratch_alias: rnn_parity.scratch was imported before the plugin ran")
     pkg = importlib.import_module("scratch")
     where = Path(pkg.__file__).resolve().parent
     if where.parent.name != "mutants":
-        raise pytest.UsageError(f"mutation.scratch_alias: 'scratch' resolves to {where}, not to mutmut's mutants/scratch")
+        raise pytest.UsageError(f"parity_tests.tools.mutation.scratch_alias: 'scratch' resolves to {where}, not to mutmut's mutants/scratch")
     names = ["scratch"]
     sys.modules["rnn_parity.scratch"] = pkg
     for info in pkgutil.iter_modules(pkg.__path__):
@@ -44,7 +44,7 @@ def _alias() -> list[str]:
     rnn_parity.scratch = pkg
     elman = sys.modules["scratch.elman"]
     if "mutmut" not in Path(elman.__file__).read_text(encoding="utf-8"):
-        raise pytest.UsageError(f"mutation.scratch_alias: {elman.__file__} is not a mutmut copy")
+        raise pytest.UsageError(f"parity_tests.tools.mutation.scratch_alias: {elman.__file__} is not a mutmut copy")
     return names
 
 
