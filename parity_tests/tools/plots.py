@@ -209,14 +209,14 @@ def _shape_of(config, tensor: str) -> tuple:
 def _verdict(c) -> str:
     worst = c.max_abs / c.allowed_abs if c.allowed_abs > 0 else (0.0 if c.max_abs == 0 else np.inf)
     if c.passed:
-        return f"pass (worst {worst:.2g} of allowed)"
-    return f"FAIL (worst {worst:.3g} x allowed, {c.mismatched}/{c.total} over)"
+        return f"pass (worst {worst:.2g})"
+    return f"FAIL (worst {worst:.2g} x, {c.mismatched}/{c.total} over)"
 
 
 def _block_verdict(ratio: np.ndarray) -> str:
     worst = float(np.max(ratio)) if ratio.size else 0.0
     over = int(np.sum(ratio > 1.0))
-    return f"FAIL (worst {worst:.3g} x, {over}/{ratio.size} over)" if over else f"pass (worst {worst:.2g})"
+    return f"FAIL (worst {worst:.2g} x, {over}/{ratio.size} over)" if over else f"pass (worst {worst:.2g})"
 
 
 def _sequence_names(family, config) -> tuple:
@@ -416,7 +416,8 @@ def _steps_panel(ax, picture: Picture):
     for (name, worst), marker in zip(picture.steps.items(), "os^v"):
         ax.plot(np.arange(len(worst)), clipped(worst), marker=marker, label=name)
     ax.axhline(1.0, color="black", ls=":", label="budget (1.0)")
-    ax.set(xlabel="time step", ylabel=LABEL, yscale="log", ylim=(VMIN / 1.5, VMAX * 1.5))
+    ax.set(ylabel=LABEL, yscale="log", ylim=(VMIN / 1.5, VMAX * 1.5))
+    ax.set_xlabel("time step", fontsize=8)
     ax.set_title("worst error / allowed at each time step (above 1: fails)", fontsize=8)
     ax.tick_params(labelsize=7)
     _integer_axes(ax, y=False)
@@ -468,7 +469,7 @@ def draw_picture(picture: Picture):
     spacer = max(0.0, 0.06 * longest - 0.9)
     heights = [2.6, 3.0] + ([spacer] if spacer else []) + [2.2 if gated else 2.6] * len(param_rows)
     first_param = 3 if spacer else 2
-    pad = 1.1  # inches between rows: two-line titles above, labels below
+    pad = 1.2  # inches between rows: two-line titles above, labels below
     top, bottom = 1.0, 0.5
     height = sum(heights) + pad * (len(heights) - 1) + top + bottom
     fig = plt.figure(figsize=(max(14.0, 2.9 * ncols), height))
