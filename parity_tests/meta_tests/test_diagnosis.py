@@ -251,7 +251,7 @@ def test_report_writes_json_with_diagnosis_and_plot(tmp_path, capsys):
 
     js, png = tmp_path / "r.json", tmp_path / "r.png"
     rc = main(["--rnn-impl", "parity_tests.planted.bugs:HiddenStateOffByOne", "--json", str(js), "--plot", str(png)])
-    assert rc == 1 and png.stat().st_size > 20_000
+    assert rc == 1 and (tmp_path / "r_rnn.png").stat().st_size > 20_000 and not png.exists()
     data = json.loads(js.read_text())
     first = data["rows"][0]
     assert first["verdict"] == "fail" and "previous hidden state off by one step" in first["diagnosis"]

@@ -75,10 +75,11 @@ def report_cases(row, seed: int) -> list:
 
 def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose_failures: bool = True):
     """Print the table. ``impls``: family name -> class; ``families``: the names to report
-    (default all). Returns ``(counts, records, first_failing_rnn_case)``; ``counts`` has
+    (default all). Returns ``(counts, records, first_failures)``; ``counts`` has
     passed, failed, contract and declined, and dtype: the checked configurations where a
     tensor came back in another dtype than the inputs' (pass or fail); ``records`` one JSON
-    record per configuration (``core.messages.case_record``)."""
+    record per configuration (``core.messages.case_record``); ``first_failures`` each
+    family's first failing case (family name -> Case; a family with none is absent)."""
     from ..core.contract import ContractViolation, ImplementationError, Unsupported, impl_name
     from ..core.dtypes import strict_dtype
     from ..core.messages import case_record
@@ -87,7 +88,7 @@ def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose
     from ..families import FAMILIES, ROWS
 
     families = list(families or FAMILIES)
-    counts, records, first_failure = Counter(), [], None
+    counts, records, first_failures = Counter(), [], {}
     out("rnn-parity report: " + ", ".join(f"{impl_name(impls[f])} vs {FAMILIES[f].torch_name}" for f in families))
     out("reference: torch float64 autograd; tolerance: normwise, 1000 eps of the dtype the case asks for "
         "(parity_tests/core/tolerance.py), whatever dtype comes back (dtype column; ! = not the inputs')")
@@ -127,8 +128,7 @@ def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose
                 if diagnose_failures and differ:
                     diagnosis = diagnose(cls, case, comparisons)
                     out("\n".join("  " + line for line in diagnosis.render().splitlines()))
-                if first_failure is None and row.family == "rnn":
-                    first_failure = case
+                first_failures.setdefault(row.family, case)
             else:
                 counts["passed"] += 1
             records.append(case_record(cls, case, comparisons, diagnosis=diagnosis, row=row.name))
@@ -140,7 +140,7 @@ def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose
         lenient = any(not strict_dtype(impls[f]) for f in families)
         out(f"{counts['dtype']} returned a tensor in another dtype than the inputs' "
             + ("(a warning; --strict-dtype makes it a failure)" if lenient else "(each a failure: strict dtype)"))
-    return counts, records, first_failure
+    return counts, records, first_failures
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,8 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(*flags, **kwargs)
     parser.add_argument("--seed", type=int, default=0, help="RNG seed for the dense data (default 0)")
     parser.add_argument("--png", "--plot", dest="png", metavar="PATH",
-                        help="draw the first failing RNN configuration (or, if all pass, the deep "
-                             "bidirectional one): errors scaled to the allowed error, hidden trajectories")
+                        help="one picture per family reported, at PATH with the family's name before the "
+                             "suffix (report/parity.png -> report/parity_rnn.png, report/parity_lstm.png, ...): "
+                             "the family's first failing configuration, else its most capable report "
+                             "configuration the plug-in accepts; errors scaled to the allowed error, parameter "
+                             "gradients one panel per gate")
     parser.add_argument("--json", metavar="PATH", help="write every record as JSON (README: JSON schema)")
     parser.add_argument("--strict", action="store_true", help="declined configurations count as failures")
     return parser
@@ -171,7 +174,7 @@ def main(argv=None) -> int:
     families = [e.name for e in CATALOG if values.get(e.option)] if given(values) else None
     if given(values) and not families:  # --convention / --reduction alone: they qualify --rnn-impl
         families = ["rnn"]
-    counts, records, first_failure = run_report(impls, families, seed=args.seed)
+    counts, records, first_failures = run_report(impls, families, seed=args.seed)
     if args.json:
         from ..core.messages import json_document
 
@@ -179,7 +182,10 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps(json_document(records, source="report"), indent=1))
         print(f"wrote {args.json}")
     if args.png:
-        _plot(impls, first_failure, args)
+        from .plots import plot_families
+
+        drawn = families or [e.name for e in CATALOG]
+        plot_families({f: (impls[f], first_failures.get(f)) for f in drawn}, args.png, seed=args.seed)
     if counts["failed"] or counts["contract"]:
         return 1
     if counts["passed"] == 0:
@@ -189,20 +195,6 @@ def main(argv=None) -> int:
         print(f"--strict: {counts['declined']} declined configuration(s) count as failures")
         return 1
     return 0
-
-
-def _plot(impls, first_failure, args) -> None:
-    from ..core.cases import Case
-    from ..core.contract import ContractViolation, ImplementationError, Unsupported
-    from ..families import row_by_name
-    from .plots import plot_parity
-
-    case = first_failure or Case(row_by_name("deep_bidir_batch_first").report, seed=args.seed)
-    try:
-        plot_parity(impls["rnn"], case, args.png)
-        print(f"wrote {args.png}")
-    except (Unsupported, ContractViolation, ImplementationError) as exc:
-        print(f"no plot: {exc}")
 
 
 if __name__ == "__main__":
