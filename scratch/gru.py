@@ -223,6 +223,7 @@ class GRUTape:
             "weight_hh": torch_order(dah_nrz.T @ hs[:-1].reshape(T * B, H)),  # h entering step s pairs with da_s
         }
         if "bias_ih" in w:
-            grads["bias_ih"] = dax.sum(axis=0)
-            grads["bias_hh"] = torch_order(dah_nrz.sum(axis=0))
+            db = da2.sum(axis=0)  # [sum dq, sum da_r, sum da_z, sum da_n]: one pass for both biases
+            grads["bias_ih"] = db[H:].copy()
+            grads["bias_hh"] = torch_order(db[: 3 * H])
         return matmul(da[..., H:], w["weight_ih"]), grads
