@@ -88,6 +88,11 @@ def test_activation_formula_and_gemm_floor():
     run()
     # per layer: input projection, T recurrent, T carried, dW_ih, dW_hh, dx; layer 1 reads D*H
     assert (2, T * B, 2, 4 * H) in shapes and (2, T * B, 2 * H, 4 * H) in shapes and (2 * T, B, H, 4 * H) in shapes
+    # With a bias, scratch's input projection carries it in the GEMM ([x, 1] @ [W^T; b]): the
+    # floor replays that (T*B, I + 1) product instead.
+    run, shapes = bench.gemm_floor("lstm", T, B, 2, H, 2, True, np.float32, bias=True)
+    run()
+    assert (2, T * B, 3, 4 * H) in shapes and (2, T * B, 2, 4 * H) not in shapes
 
 
 # ---------------------------------------------------------------------------------------
