@@ -46,17 +46,6 @@ class WritesIntoInput(RNN):
         return result
 
 
-class UpcastsToFloat64(RNN):
-    """Computes in float64 whatever it is given (the contract says: in the given dtype). Not a
-    contract violation since issue 11 §1: its values are judged at the precision requested, and
-    the dtype is reported apart (a DtypeWarning, a failure with --strict-dtype;
-    ``meta_tests/test_dtype.py``)."""
-
-    def forward(self, x, h0=None):
-        self.params = {k: v.astype(np.float64) for k, v in self.params.items()}
-        return super().forward(x.astype(np.float64), None if h0 is None else h0.astype(np.float64))
-
-
 class WrongParamNames(RNN):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
