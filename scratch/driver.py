@@ -6,7 +6,7 @@ What the driver does, for any cell::
 
     for each layer k (bottom-up), for each direction d (forward; reverse if bidirectional):
         xs     = the layer's input in processing order   (reverse: x[T-1], ..., x[0])
-        tape   = cell.tape(w, xs, initial_states, out)   # input projection of ALL steps: one GEMM
+        tape   = cell.tape(w, xs, initial_states, out)   # input projection: GEMMs over stacked steps
         for s in 0 .. T-1:  tape.step(s)                  # the recurrence: the only Python loop
     backward, for each layer k (top-down), for each direction:
         tape.begin_backward(w)                            # local derivatives, all steps at once
@@ -286,7 +286,7 @@ def backward(params: dict, cache: Cache, d_out: np.ndarray, d_finals, truncate=N
     d_layer_out = d_out
     for layer in range(spec.num_layers - 1, -1, -1):
         layer_in = cache.layer_inputs[layer]
-        d_in = np.zeros_like(layer_in)
+        d_in = None
         for d, sfx in enumerate(spec.directions()):
             w = _direction_params(cell, params, layer, sfx)
             dx, d0, g = _direction_backward(
@@ -299,7 +299,10 @@ def backward(params: dict, cache: Cache, d_out: np.ndarray, d_finals, truncate=N
                 *cache.orders[d],
                 truncate=truncate,
             )
-            d_in += dx
+            if d_in is None:  # the forward direction's dx is a fresh product (tape.weight_grads): sum into it
+                d_in = dx
+            else:
+                d_in += dx
             for di, gi in zip(d_init, d0):
                 di[layer * D + d] = gi
             tail = f"_l{layer}{sfx}"

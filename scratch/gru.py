@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .driver import StackShape, block_steps
-from .linalg import affine, matmul
+from .linalg import affine_operands, matmul
 
 __all__ = ["GRUSpec", "GRU"]
 
@@ -100,16 +100,20 @@ class GRUTape:
         H, dt = cell.spec.hidden_size, xs.dtype
         H2 = 2 * H
         scale = cell.gate_scale(dt)
-        # Input projection of all T steps, one GEMM: gates = (xs W_ih^T + b_ih + [b_hr, b_hz, 0]) * scale,
-        # the halving of the r, z columns applied to the small operands (exact: a power of two),
-        # the bias riding in the GEMM (scratch.linalg.affine). Each step overwrites its row with [r, z, n].
+        # Input projection: gates = (xs W_ih^T + b_ih + [b_hr, b_hz, 0]) * scale, one GEMM per
+        # block of steps that fits in cache (``step``; why blocks: ``LSTMTape.__init__``), the
+        # halving of the r, z columns applied to the small operands (exact: a power of two),
+        # the bias riding in the GEMM (scratch.linalg.affine_operands). Each step overwrites
+        # its row with [r, z, n].
         bias, self._b_hn = None, None
         if "bias_ih" in w:
             bias = w["bias_ih"].copy()
             bias[:H2] += w["bias_hh"][:H2]
             bias *= scale
             self._b_hn = w["bias_hh"][H2:]
-        gates = affine(xs, np.multiply(w["weight_ih"].T, scale), bias)
+        self._x1, self._w1 = affine_operands(xs, np.multiply(w["weight_ih"].T, scale), bias)
+        self._proj_block = block_steps(B * 3 * H)
+        gates = np.empty((T, B, 3 * H), dtype=dt)
         if hs is None:
             hs = np.empty((T + 1, B, H), dtype=dt)
         hs[0] = init[0]
@@ -126,6 +130,9 @@ class GRUTape:
 
     def step(self, s: int) -> None:
         hs = self.states[0]
+        if s % self._proj_block == 0:  # the input projection of this block of steps
+            rows = slice(s, s + self._proj_block)
+            matmul(self._x1[rows], self._w1, out=self._gates[rows])
         h = hs[s]
         np.matmul(h, self._w_hh_t, out=self._rec)  # [h W_hr^T / 2, h W_hz^T / 2, h W_hn^T] (C-ordered: never sgemv_t)
         rz = self._rz[s]
@@ -148,7 +155,7 @@ class GRUTape:
         h_new += n  # h' = n + z * (h - n)
 
     def end_forward(self) -> None:
-        del self._w_hh_t, self._rec, self._rec_rz, self._rec_n, self._tmp
+        del self._w_hh_t, self._rec, self._rec_rz, self._rec_n, self._tmp, self._x1, self._w1
 
     def begin_backward(self, w: dict) -> None:
         gates = self._gates

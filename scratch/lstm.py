@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .driver import StackShape, block_steps
-from .linalg import affine, matmul
+from .linalg import affine_operands, matmul
 
 __all__ = ["LSTMSpec", "LSTM"]
 
@@ -103,13 +103,19 @@ class LSTMTape:
         T, B, _ = xs.shape
         H, R, dt = cell.spec.hidden_size, cell.state_sizes[0], xs.dtype
         scale, shift = cell.gate_halves(dt)
-        # Input projection of all T steps, one GEMM:  gates = (xs W_ih^T + b_ih + b_hh) * scale.
-        # The halving is applied to the small operands, W_ih^T (I, 4H) and the bias (4H,),
-        # not to the (T, B, 4H) product: exact either way (a power of two), one pass less;
-        # the bias rides in the GEMM (scratch.linalg.affine). Each step adds h W_hh^T * scale
-        # and then overwrites its row with the activations.
+        # Input projection:  gates = (xs W_ih^T + b_ih + b_hh) * scale, one GEMM per block of
+        # steps (``step``). The halving is applied to the small operands, W_ih^T (I, 4H) and the
+        # bias (4H,), not to the (T, B, 4H) product: exact either way (a power of two), one
+        # pass less; the bias rides in the GEMM (scratch.linalg.affine_operands). Each step
+        # adds h W_hh^T * scale and then overwrites its row with the activations.
         bias = (w["bias_ih"] + w["bias_hh"]) * scale if "bias_ih" in w else None
-        gates = affine(xs, np.multiply(w["weight_ih"].T, scale), bias)
+        self._x1, self._w1 = affine_operands(xs, np.multiply(w["weight_ih"].T, scale), bias)
+        # Why blocks, not all T steps in one GEMM: the (T, B, 4H) product of a large layer
+        # leaves the cache before the steps read it back (written, evicted, re-read from
+        # memory); a block that fits in cache (driver.block_steps) is read by its steps while
+        # still there. The GEMM is as fast on blocks of B rows and up (measured).
+        self._proj_block = block_steps(B * 4 * H)
+        gates = np.empty((T, B, 4 * H), dtype=dt)
         if hs is None:
             hs = np.empty((T + 1, B, R), dtype=dt)
         hs[0] = init[0]
@@ -130,6 +136,9 @@ class LSTMTape:
 
     def step(self, s: int) -> None:
         hs, cs = self.states
+        if s % self._proj_block == 0:  # the input projection of this block of steps
+            rows = slice(s, s + self._proj_block)
+            matmul(self._x1[rows], self._w1, out=self._gates[rows])
         a = self._gates[s]
         np.matmul(hs[s], self._w_hh_t, out=self._rec)  # never sgemv_t: W_hh^T is C-ordered
         a += self._rec  # a * scale: [a_i/2, a_f/2, a_g, a_o/2]
@@ -149,7 +158,7 @@ class LSTMTape:
             np.multiply(self._o[s], tc, out=hs[s + 1])
 
     def end_forward(self) -> None:
-        del self._w_hh_t, self._w_hr_t, self._rec, self._ig
+        del self._w_hh_t, self._w_hr_t, self._rec, self._ig, self._x1, self._w1
 
     def begin_backward(self, w: dict) -> None:
         gates = self._gates

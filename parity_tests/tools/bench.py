@@ -23,7 +23,8 @@ Reported per (family, size, threads):
 * ratio = scratch ms / torch ms, beside the target (lower is better);
 * scratch's GEMM floor: the time of its matrix products alone, replayed in the scratch
   process with the same shapes and layouts scratch uses (per layer and direction: the input
-  projection (T*B, I_k) x (I_k, G*H), T recurrent products (B, H) x (H, G*H), T carried
+  projection (T*B, I_k) x (I_k, G*H) (the gated cells: in blocks of steps that fit in
+  cache, as scratch does it), T recurrent products (B, H) x (H, G*H), T carried
   products (B, G*H) x (G*H, H), and the stacked dW_ih, dW_hh and dx products; G = 1, 4, 3
   gates for RNN, LSTM, GRU), and the fraction of it reached, floor / scratch (1.0 = scratch
   is nothing but its GEMMs). Target at medium and deep: scratch within 1.15x of the floor;
@@ -472,11 +473,15 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
     """A function running the matrix products of scratch's forward + backward alone, nothing
     else (no elementwise work, no copies): per layer and direction the input projection
     ``xs @ W_ih.T`` as one (T*B, I_k) x (I_k, G*H) GEMM (with ``bias``, (T*B, I_k+1) x
-    (I_k+1, G*H): scratch adds the bias inside the product, see scratch.linalg.affine); T
+    (I_k+1, G*H): scratch adds the bias inside the product, see scratch.linalg.affine; the
+    gated cells do it a block of K steps at a time, K = scratch.driver.block_steps(B*G*H),
+    as (K*B, I_k+1) x (I_k+1, G*H) products, and so does the floor); T
     recurrent products ``h_s @ W_hh^T`` (B, H) x (H, G*H) with a contiguous W_hh^T into a
     preallocated buffer; T carried products ``da_s @ W_hh`` (B, G*H) x (G*H, H); the
     stacked ``da^T xs``, ``da^T h_prev`` and ``da @ W_ih``. G = 1, 4, 3 (RNN, LSTM, GRU).
     Returns (run, shapes): ``shapes`` lists (count, m, k, n) per product."""
+    from rnn_parity.scratch.driver import block_steps
+
     G, D = GATES[family], 2 if bidirectional else 1
     rng = np.random.default_rng(seed)
     layers, shapes = [], []
@@ -497,19 +502,28 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
         else:
             xs_in = xs.reshape(T * B, n_in)
             w_in = w_ih.T if G == 1 else np.ascontiguousarray(w_ih.T)
+        K = T if G == 1 else min(T, block_steps(B * GH))  # scratch's projection block (steps)
         layers.append((xs, xs_in, w_ih, w_in, w_hh, np.ascontiguousarray(w_hh.T), hs, da,
-                       np.empty((B, GH), dtype=dtype)))
-        shapes.append((D, T * B, xs_in.shape[1], GH))
+                       np.empty((B, GH), dtype=dtype), K, np.empty((T * B, GH), dtype=dtype)))
+        full, rest = divmod(T, K)
+        shapes.append((D * full, K * B, xs_in.shape[1], GH))
+        if rest:
+            shapes.append((D, rest * B, xs_in.shape[1], GH))
         shapes += [(D * T, B, H, GH), (D * T, B, GH, H),
                    (D, GH, T * B, n_in), (D, GH, T * B, H), (D, T * B, GH, n_in)]
 
     def run():
-        for xs, xs_in, w_ih, w_in, w_hh, w_hh_t, hs, da, rec in layers:
+        for xs, xs_in, w_ih, w_in, w_hh, w_hh_t, hs, da, rec, K, proj in layers:
             T_, B_, n_in = xs.shape
             GH = w_hh.shape[0]
             da2, xs2, hp2 = da.reshape(T_ * B_, GH), xs.reshape(T_ * B_, n_in), hs[:-1].reshape(T_ * B_, -1)
+            rows = K * B_
             for _ in range(D):
-                xs_in @ w_in  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
+                if K == T_:  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
+                    xs_in @ w_in
+                else:  # the gated cells' projection, one block of K steps at a time into the gates buffer
+                    for lo in range(0, T_ * B_, rows):
+                        np.matmul(xs_in[lo : lo + rows], w_in, out=proj[lo : lo + rows])
                 for s in range(T_):
                     np.matmul(hs[s], w_hh_t, out=rec)
                 for s in range(T_ - 1, -1, -1):
