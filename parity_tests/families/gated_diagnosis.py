@@ -268,6 +268,35 @@ def engine(probe, mistakes=()) -> dict:
     return p.to_contract(_run(p, frozenset(mistakes)))
 
 
+def _z_sign(p: "_Problem") -> np.ndarray:
+    sign = np.ones(len(p.gates) * p.H)
+    z = p.gates.index("z")
+    sign[z * p.H:(z + 1) * p.H] = -1.0
+    return sign
+
+
+def _gated_param(name: str) -> bool:
+    return name.split("_")[1] in ("ih", "hh")  # weight_ih, bias_hh, ... (not weight_hr)
+
+
+def _with_z_negated(p: "_Problem") -> "_Problem":
+    """``p`` with the z rows of every stacked parameter negated (what --gru-update complement's
+    adapter hands the implementation)."""
+    sign = _z_sign(p)
+    q = _Problem(**{f: getattr(p, f) for f in p.__dataclass_fields__ if f != "gates"})
+    q.params = {k: v * (sign[:, None] if v.ndim == 2 else sign) if _gated_param(k) else v
+                for k, v in p.params.items()}
+    return q
+
+
+def _negated_z(r: dict, p: "_Problem") -> dict:
+    """The adapter's way back: the z rows of the returned stacked gradients negated."""
+    sign = _z_sign(p)
+    r["grads"] = {k: v * (sign[:, None] if v.ndim == 2 else sign) if _gated_param(k) else v
+                  for k, v in r["grads"].items()}
+    return r
+
+
 def _relabeled(p: _Problem, order: str | None = None, complement: bool = False) -> dict:
     """A correct implementation in another convention, on torch's weights.
 
@@ -403,7 +432,7 @@ def mistakes(kind: str) -> list:
     return (LSTM_MISTAKES if kind == "LSTM" else GRU_MISTAKES) + COMMON_MISTAKES
 
 
-def _gate_order_name(gates: str, order: str, adapted: bool) -> tuple:
+def _gate_order_name(gates: str, order: str, hint: bool) -> tuple:
     swapped = [g for g, h in zip(gates, order) if g != h]
     read = ", ".join(order)
     if len(swapped) == 2:
@@ -412,26 +441,50 @@ def _gate_order_name(gates: str, order: str, adapted: bool) -> tuple:
         name = f"gate order read wrong (rows read as {read})"
     eq = (f"torch stacks the gate rows of W_ih, W_hh, b_ih, b_hh as {', '.join(gates)}; the implementation "
           f"reads them as {read} (forward and the gradients it stacks back)")
-    if not adapted:  # with --gate-order given, the order is relative to what the adapter hands over
+    if hint:  # with --gate-order given, the order is relative to what the adapter hands over
         eq += f"; if it stacks its gates that way on purpose, declare it: --gate-order {order}"
     return name, eq
+
+
+_COMPLEMENT_EQ = ("torch: h' = (1 - z) * n + z * h; the implementation computes h' = z * n + (1 - z) * h (its z "
+                  "is torch's 1 - z: Cho et al.'s paper and several course notes write it so)")
 
 
 def mutants(probe) -> list:
     p = _Problem.from_probe(probe)
     out = []
-    adapted = getattr(probe.cls, "Learner", None) is not None  # families/gated_conventions.adapt_gated
+    # A convention already declared (families/gated_conventions.adapt_gated) gets no hint to
+    # declare it; the other one still does (a Keras GRU differs from torch in both).
+    given_order = getattr(probe.cls, "gate_order", None) if getattr(probe.cls, "Learner", None) else None
+    given_complement = bool(getattr(probe.cls, "Learner", None)) and getattr(probe.cls, "gru_update", None) == "complement"
     for order in ("".join(o) for o in permutations(p.gates)):
         if order != p.gates:
-            name, eq = _gate_order_name(p.gates, order, adapted)
+            name, eq = _gate_order_name(p.gates, order, hint=given_order is None)
             out.append((Suspect(name, eq), p.to_contract(_relabeled(p, order))))
     if p.kind == "GRU":
-        eq = ("torch: h' = (1 - z) * n + z * h; the implementation computes h' = z * n + (1 - z) * h (its z is "
-              "torch's 1 - z: Cho et al.'s paper and several course notes write it so)")
-        if not adapted:
-            eq += "; if it is written that way on purpose, declare it: --gru-update complement"
+        eq = _COMPLEMENT_EQ + ("" if given_complement else
+                               "; if it is written that way on purpose, declare it: --gru-update complement")
         out.append((Suspect("GRU update written the other way (h' = z * n + (1 - z) * h)", eq),
                     p.to_contract(_relabeled(p, complement=True))))
+        if given_complement and given_order is None:
+            # --gru-update complement declared, the order not: the adapter negates torch's z rows
+            # and hands them over; the implementation reads them in another order and computes
+            # its complement update on what it calls z.
+            for order in ("".join(o) for o in permutations(p.gates)):
+                if order != p.gates:
+                    name, eq = _gate_order_name(p.gates, order, hint=True)
+                    out.append((Suspect(name, eq), p.to_contract(_negated_z(_relabeled(_with_z_negated(p), order,
+                                                                                      complement=True), p))))
+        if not given_complement and given_order is None:
+            # Both at once: a GRU that stacks its gates in another order (Keras: z, r, h) and
+            # also writes the complement update; neither single suspect reproduces it.
+            for order in ("".join(o) for o in permutations(p.gates)):
+                if order != p.gates:
+                    name, eq = _gate_order_name(p.gates, order, hint=False)
+                    eq += "; and " + _COMPLEMENT_EQ + (f"; if it is written that way on purpose, declare both: "
+                                                       f"--gate-order {order} --gru-update complement")
+                    out.append((Suspect(name + " and the GRU update written the other way", eq),
+                                p.to_contract(_relabeled(p, order, complement=True))))
     for flags, name, eq, applies in mistakes(p.kind):
         if applies(p):
             out.append((Suspect(name, eq), p.to_contract(_run(p, frozenset(flags)))))

@@ -198,6 +198,9 @@ CONVENTIONS = [
     (gated.LSTMCellIFOG, "lstm_cell", "gate order read wrong (g and o swapped)", "--gate-order ifog"),
     (gated.GRUCellComplement, "gru_cell", "GRU update written the other way (h' = z * n + (1 - z) * h)",
      "--gru-update complement"),
+    # Both conventions at once (found by a newcomer's Keras-style GRU: no single suspect fit).
+    (gated.GRUKerasComplement, "gru", "gate order read wrong (r and z swapped) and the GRU update written the other way",
+     "--gate-order zrn --gru-update complement"),
 ]
 
 
@@ -212,8 +215,25 @@ def test_undeclared_convention_is_named_with_its_option(cls, family, suspect, op
     (gated.LSTMGatesIFOG, "lstm", dict(gate_order="ifog")),
 ], ids=["gru_keras_complement", "lstm_ifog"])
 def test_declared_convention_gets_no_suspect(cls, family, option):
+    """(and a half-declared one is named with the option still missing: below)"""
     from parity_tests.families.gated_conventions import adapt_gated
 
     adapted = adapt_gated(cls, family, **option)
     probe = Probe(adapted, run_both(adapted, _case(family, seed=5)))
     assert not [s.name for s in suspects(probe)]
+
+
+@pytest.mark.parametrize("cls, declared, suspect, option", [
+    (gated.GRUKerasComplement, dict(gru_update="complement"), "gate order read wrong (r and z swapped)",
+     "--gate-order zrn"),
+    (gated.GRUKerasComplement, dict(gate_order="zrn"), "GRU update written the other way", "--gru-update complement"),
+], ids=["order_missing", "update_missing"])
+def test_half_declared_convention_names_the_missing_option(cls, declared, suspect, option):
+    from parity_tests.families.gated_conventions import adapt_gated
+
+    adapted = adapt_gated(cls, "gru", **declared)
+    with pytest.raises(ParityMismatch):
+        assert_parity(adapted, _case("gru", seed=5))
+    probe = Probe(adapted, run_both(adapted, _case("gru", seed=5)))
+    found = suspects(probe)
+    assert found and found[0].name.startswith(suspect) and option in found[0].equation, [s.name for s in found]

@@ -200,3 +200,19 @@ def test_help(tool, capsys):
         importlib.import_module(f"parity_tests.tools.{tool}").main(["--help"])
     assert exc.value.code == 0
     assert f"usage: rnn-parity {tool.replace('_', '-')}" in capsys.readouterr().out
+
+
+def test_report_png_without_matplotlib_says_which_extra(monkeypatch, capsys):
+    """A newcomer's `report --png` without matplotlib ended in a traceback after the run; it
+    now stops before the run and names the extra."""
+    import importlib.util
+
+    from parity_tests.tools import report
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    with pytest.raises(SystemExit) as exit_info:
+        report.main(["--rnn-impl", "parity_tests.planted.bugs:HiddenStateOffByOne", "--png", "x.png"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--png needs matplotlib" in err and "rnn-parity[plots]" in err

@@ -25,6 +25,7 @@ checked (every configuration declined), or, with ``--strict``, when any was decl
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections import Counter
@@ -163,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.png and importlib.util.find_spec("matplotlib") is None:
+        # say so before the run, not as a traceback after it
+        parser.error("--png needs matplotlib, which is not installed: pip install 'rnn-parity[plots]' "
+                     "(or pip install matplotlib), or leave out --png")
     pin_threads()
     values = {flags[0]: getattr(args, flags[0].lstrip("-").replace("-", "_")) for flags, _ in option_specs()}
     try:
