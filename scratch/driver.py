@@ -48,8 +48,11 @@ shells' business (``scratch.modules``). Nothing here up- or down-casts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
+
+from . import parallel
 
 __all__ = [
     "StackShape",
@@ -216,8 +219,10 @@ class Cache:
     cell: object
     layer_inputs: list  # layer_inputs[k]: (T, B, I_k)
     hidden: list  # hidden[k][d]: (T+1, B, n_0) output states (h) in processing order
-    tapes: list  # tapes[k][d]: that direction's tape (hidden[k][d] is its states[0])
+    tapes: list  # tapes[k][d]: that direction's units, ((rows, tape), ...): its row blocks
     orders: list  # per direction: (order, mask) for variable lengths, else (None, None)
+    blocks: list  # the row blocks of every direction (scratch.parallel.plan): [slice(None)] if one
+    parallel: bool  # whether the units run side by side
 
 
 def forward(cell, params: dict, x: np.ndarray, init, lengths=None):
@@ -227,13 +232,20 @@ def forward(cell, params: dict, x: np.ndarray, init, lengths=None):
     ``lengths`` (B,) ints in [1, T], optional: sequence b is x[:lengths[b], b]. Outputs
     past each length are zero and the final states are each sequence's states at its own
     last valid step (the reverse direction starts there), as with torch's packed sequences.
+
+    With more than one BLAS thread, a layer's directions and blocks of batch rows run side
+    by side (``scratch.parallel``: they are independent recurrences); each unit is the
+    same ``_direction_forward`` over its rows, writing its rows of the shared buffers.
     """
     spec = cell.spec
     T, B, _ = x.shape
     D, n_out = spec.num_directions, cell.state_sizes[0]
     finals = [np.empty((spec.num_layers * D, B, n), dtype=x.dtype) for n in cell.state_sizes]
     orders = [_processing_order(T, lengths, reverse=d == 1) for d in range(D)]
-    cache = Cache(cell, [], [], [], orders)
+    # Units: one per direction and block of rows (variable lengths: one per direction, serial).
+    width = cell.param_shapes(1)["weight_hh"][0]  # gate values per row and step: H, 3H or 4H
+    blocks, par = parallel.plan(B, D, width) if lengths is None else ([slice(None)], False)
+    cache = Cache(cell, [], [], [], orders, blocks, par)
     layer_in = x
     for layer in range(spec.num_layers):
         # One buffer per layer holds both directions' output states and IS the layer's
@@ -243,24 +255,35 @@ def forward(cell, params: dict, x: np.ndarray, init, lengths=None):
         # h part of its BPTT cache are the same memory (the next layer reads rows 1..T).
         seq = np.empty((T + 2, B, D * n_out), dtype=x.dtype)
         out = seq[1 : T + 1]
-        layer_hidden, layer_tapes = [], []
+        jobs, views = [], []
         for d, sfx in enumerate(spec.directions()):
             w = _direction_params(cell, params, layer, sfx)
             init_d = [s0[layer * D + d] for s0 in init]
             order, mask = orders[d]
-            cols = slice(d * n_out, (d + 1) * n_out)
             if order is None:
-                view = seq[T + 1 : 0 : -1, :, cols] if d == 1 else seq[: T + 1, :, cols]
-                tape = _direction_forward(cell, w, layer_in, init_d, d == 1, out=view)
-            else:  # variable lengths: own buffer, scattered back to time order (padded -> 0)
-                tape = _direction_forward(cell, w, layer_in, init_d, d == 1, order, mask)
+                view = seq[T + 1 : 0 : -1, :, d * n_out : (d + 1) * n_out] if d == 1 else seq[: T + 1, :, :n_out]
+                for rows in blocks:  # each unit writes its rows of the layer's buffer
+                    jobs.append(partial(_direction_forward, cell, w, layer_in[:, rows],
+                                        [s0[rows] for s0 in init_d], d == 1, out=view[:, rows]))
+            else:  # variable lengths: own buffer, scattered back to time order below
+                view = None
+                jobs.append(partial(_direction_forward, cell, w, layer_in, init_d, d == 1, order, mask))
+            views.append(view)
+        tapes = iter(parallel.run(jobs, par))
+        layer_hidden, layer_tapes = [], []
+        for d in range(D):
+            parts = tuple((rows, next(tapes)) for rows in blocks)
+            for rows, tape in parts:
+                for final, states in zip(finals, tape.states):
+                    final[layer * D + d][rows] = states[-1]
+            order, mask = orders[d]
+            if order is not None:  # padded positions -> 0
+                states0 = parts[0][1].states[0]
                 o = np.zeros((T, B, n_out), dtype=x.dtype)
-                o[order, np.arange(B)[None, :]] = np.where(mask[:, :, None], tape.states[0][1:], 0)
-                out[:, :, cols] = o
-            for final, states in zip(finals, tape.states):
-                final[layer * D + d] = states[-1]
-            layer_hidden.append(tape.states[0])
-            layer_tapes.append(tape)
+                o[order, np.arange(B)[None, :]] = np.where(mask[:, :, None], states0[1:], 0)
+                out[:, :, d * n_out : (d + 1) * n_out] = o
+            layer_hidden.append(views[d] if views[d] is not None else parts[0][1].states[0])
+            layer_tapes.append(parts)
         cache.layer_inputs.append(layer_in)
         cache.hidden.append(layer_hidden)
         cache.tapes.append(layer_tapes)
@@ -277,6 +300,8 @@ def backward(params: dict, cache: Cache, d_out: np.ndarray, d_finals, truncate=N
     Layers are walked top-down: the gradient w.r.t. layer k's input is the upstream
     gradient on layer k-1's output, summed over both directions of layer k.
     ``truncate=k``: truncated BPTT, the states detached every k steps.
+    The forward's units (a direction's blocks of rows, ``cache.blocks``) run their BPTT side
+    by side when ``cache.parallel``; a parameter's gradient is the sum of its units' shares.
     """
     cell = cache.cell
     spec = cell.spec
@@ -286,28 +311,33 @@ def backward(params: dict, cache: Cache, d_out: np.ndarray, d_finals, truncate=N
     d_layer_out = d_out
     for layer in range(spec.num_layers - 1, -1, -1):
         layer_in = cache.layer_inputs[layer]
-        d_in = None
+        jobs, units = [], []
         for d, sfx in enumerate(spec.directions()):
             w = _direction_params(cell, params, layer, sfx)
-            dx, d0, g = _direction_backward(
-                cache.tapes[layer][d],
-                w,
-                d_layer_out[:, :, d * n_out : (d + 1) * n_out],
-                [df[layer * D + d] for df in d_finals],
-                layer_in,
-                d == 1,
-                *cache.orders[d],
-                truncate=truncate,
-            )
-            if d_in is None:  # the forward direction's dx is a fresh product (tape.weight_grads): sum into it
+            dys = d_layer_out[:, :, d * n_out : (d + 1) * n_out]
+            for rows, tape in cache.tapes[layer][d]:
+                jobs.append(partial(_direction_backward, tape, w, dys[:, rows],
+                                    [df[layer * D + d][rows] for df in d_finals], layer_in[:, rows],
+                                    d == 1, *cache.orders[d], truncate=truncate))
+                units.append((d, sfx, rows, w))
+        # The forward direction's dx is a fresh product (tape.weight_grads): with all rows in
+        # one unit, sum into it; with row blocks, each block fills its rows of d_in.
+        d_in = None if len(cache.blocks) == 1 else np.empty(layer_in.shape, dtype=layer_in.dtype)
+        for (d, sfx, rows, w), (dx, d0, g) in zip(units, parallel.run(jobs, cache.parallel)):
+            if d_in is None:
                 d_in = dx
+            elif d == 0:
+                d_in[:, rows] = dx
             else:
-                d_in += dx
+                d_in[:, rows] += dx
             for di, gi in zip(d_init, d0):
-                di[layer * D + d] = gi
+                di[layer * D + d][rows] = gi
             tail = f"_l{layer}{sfx}"
-            for name in w:  # the cell's order
-                layer_grads[layer][name + tail] = g[name]
+            for name in w:  # the cell's order; another block's share is added (fresh arrays)
+                if name + tail in layer_grads[layer]:
+                    layer_grads[layer][name + tail] += g[name]
+                else:
+                    layer_grads[layer][name + tail] = g[name]
         d_layer_out = d_in
     # Report gradients in torch's parameter order: layer by layer, forward direction first.
     grads = {name: arr for per_layer in layer_grads for name, arr in per_layer.items()}

@@ -93,6 +93,14 @@ def test_activation_formula_and_gemm_floor():
     run, shapes = bench.gemm_floor("lstm", T, B, 2, H, 2, True, np.float32, bias=True)
     run()
     assert (2, T * B, 3, 4 * H) in shapes and (2, T * B, 2, 4 * H) not in shapes
+    # With threads, scratch runs each direction's blocks of batch rows as units side by side
+    # (scratch.parallel): the floor replays the units' products, on their rows.
+    from rnn_parity.scratch import parallel
+
+    with parallel.configured(threads=4, min_values=1):
+        run, shapes = bench.gemm_floor("lstm", T, 4, 2, H, 1, True, np.float32)
+        run()
+    assert (2 * 2 * T, 2, H, 4 * H) in shapes and (2 * T, 4, H, 4 * H) not in shapes
 
 
 # ---------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import torch
 
 from parity_tests.core.compare import compare, format_comparison
 from rnn_parity import scratch
-from rnn_parity.scratch import functional
+from rnn_parity.scratch import functional, parallel
 from rnn_parity.reference.torch_models import LoopRNN
 from rnn_parity.reference.torch_ref import build, load_weights, param_shapes, vjp
 
@@ -56,6 +56,7 @@ class Fixed:
     truncate: int | None = None
     weight_scale: float = 1.5
     seed: int = 0
+    threads: int | None = None  # run scratch with this many threads, splitting down to 1 value per unit
 
     @property
     def is_cell(self) -> bool:
@@ -116,6 +117,16 @@ FIXED = [
     # blocks of 3 over T = 5: the last block (2 steps) is partial and does not broadcast
     Fixed("lstm_large_layer_blocks_of_3", "LSTM", _k(hidden_size=256), T=5, B=20, seed=47),
     Fixed("gru_large_layer_blocks_of_3", "GRU", _k(hidden_size=256), T=5, B=20, seed=48),
+    # --- units side by side (scratch.parallel): directions and blocks of batch rows in threads,
+    # forced down to one value per unit so that these small rows split; blocks of unequal size
+    # (B = 5 over 2 blocks, B = 4 over 3), both directions, two layers, the projection ---
+    Fixed("lstm_units_rows_and_directions", "LSTM", _k(**DEEP), B=5, threads=4, seed=51),
+    Fixed("lstm_units_proj_no_bias_batch_first", "LSTM", _k(proj_size=2, bias=False, batch_first=True),
+          B=4, threads=3, dtype="float32", seed=52),
+    Fixed("gru_units_rows_h0_none", "GRU", _k(num_layers=2), B=4, threads=3, has_h0=False, seed=53),
+    Fixed("rnn_units_directions_relu", "RNN", _k(nonlinearity="relu", **DEEP), threads=2, seed=54),
+    Fixed("rnn_units_truncate_rows", "RNN", _k(num_layers=2), T=5, B=4, truncate=2, threads=2, seed=55),
+    Fixed("gru_units_lengths_stay_serial", "GRU", _k(**DEEP), lengths=(1, 4, 2), threads=4, seed=56),
     # --- the one-step cells ---
     Fixed("rnncell_tanh", "RNNCell", _k(), seed=31),
     Fixed("rnncell_relu_no_bias_h_none", "RNNCell", _k(nonlinearity="relu", bias=False), has_h0=False, seed=32),
@@ -191,6 +202,13 @@ def materialize(case: Fixed) -> dict:
 # The two sides, each as a flat dict in causal order.
 # ---------------------------------------------------------------------------------------
 def run_scratch(case: Fixed, a: dict) -> dict:
+    if case.threads is None:
+        return _run_scratch(case, a)
+    with parallel.configured(threads=case.threads, min_values=1):
+        return _run_scratch(case, a)
+
+
+def _run_scratch(case: Fixed, a: dict) -> dict:
     m = getattr(scratch, case.module)(**case.kwargs)
     m.params = dict(a["params"])
     st = a["states"] if case.has_h0 else {k: None for k in a["states"]}
@@ -313,6 +331,30 @@ def test_large_rows_cross_block_boundaries():
             row = c.B * (H if c.module == "RNN" else 4 * H)  # the values one step spans
             block = driver.block_steps(row)
             assert block < c.T and c.T % block != 0 or block == 1, f"{c.name}: blocks of {block} for T={c.T}"
+
+
+def test_unit_rows_really_run_side_by_side():
+    """The ``threads`` rows really split into units in threads (blocks of rows, both
+    directions), and a row with ``lengths`` really stays serial (so a change of
+    scratch.parallel.plan must resize them, not silently stop testing the parallel path)."""
+    for c in FIXED:
+        if c.threads is None:
+            continue
+        a = materialize(c)
+        m = getattr(scratch, c.module)(**c.kwargs)
+        m.params = dict(a["params"])
+        lengths = None if c.lengths is None else np.array(c.lengths)
+        with parallel.configured(threads=c.threads, min_values=1):
+            m.forward(a["x"], lengths=lengths)
+        cache = m._cache[0]
+        D = 2 if c.kwargs.get("bidirectional") else 1
+        if c.lengths is not None:
+            assert not cache.parallel and cache.blocks == [slice(None)], c.name
+            continue
+        assert cache.parallel, c.name
+        assert len(cache.blocks) == max(1, c.threads // D), f"{c.name}: {cache.blocks}"
+        covered = np.concatenate([np.arange(c.B)[rows] for rows in cache.blocks])
+        assert covered.tolist() == list(range(c.B)), f"{c.name}: blocks {cache.blocks} do not tile the batch"
 
 
 def test_table_covers_every_option():

@@ -61,6 +61,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -348,9 +349,10 @@ def _cache_bytes(module, x) -> int:
     cache = module._cache[0]
     arrays = list(_arrays_in(list(cache.layer_inputs))) + list(_arrays_in(cache.hidden))
     for layer in cache.tapes:
-        for tape in layer:
-            for value in vars(tape).values():
-                arrays.extend(_arrays_in(value))
+        for units in layer:  # a direction's units: ((rows, tape), ...)
+            for _rows, tape in units:
+                for value in vars(tape).values():
+                    arrays.extend(_arrays_in(value))
     seen, total = set(), 0
     for a in arrays:
         base = a
@@ -479,60 +481,83 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
     recurrent products ``h_s @ W_hh^T`` (B, H) x (H, G*H) with a contiguous W_hh^T into a
     preallocated buffer; T carried products ``da_s @ W_hh`` (B, G*H) x (G*H, H); the
     stacked ``da^T xs``, ``da^T h_prev`` and ``da @ W_ih``. G = 1, 4, 3 (RNN, LSTM, GRU).
+
+    With more than one thread, scratch runs a layer's directions and blocks of batch rows as
+    units side by side, each with one BLAS thread (``scratch.parallel.plan``/``run``); the
+    floor does the same with the same units: B above is then the unit's rows.
     Returns (run, shapes): ``shapes`` lists (count, m, k, n) per product."""
+    from rnn_parity.scratch import parallel
     from rnn_parity.scratch.driver import block_steps
 
     G, D = GATES[family], 2 if bidirectional else 1
+    blocks, par = parallel.plan(B, D, G * H)
     rng = np.random.default_rng(seed)
     layers, shapes = [], []
     for layer in range(num_layers):
         n_in = I if layer == 0 else D * H
         GH = G * H
-        xs = rng.standard_normal((T, B, n_in)).astype(dtype)
-        w_ih = rng.standard_normal((GH, n_in)).astype(dtype)
-        w_hh = rng.standard_normal((GH, H)).astype(dtype)
-        hs = rng.standard_normal((T + 1, B, H)).astype(dtype)
-        da = rng.standard_normal((T, B, GH)).astype(dtype)
-        # The input projection's operands as scratch passes them (scratch.linalg.affine): with
-        # a bias, [xs, 1] (T*B, I_k+1) and a C-ordered [W_ih^T; b] (I_k+1, G*H); without, xs
-        # and W_ih^T (a transposed view for the RNN, a C-ordered copy for the gated cells).
-        if bias:
-            xs_in = np.concatenate((xs.reshape(T * B, n_in), np.ones((T * B, 1), dtype=dtype)), axis=1)
-            w_in = rng.standard_normal((n_in + 1, GH)).astype(dtype)
-        else:
-            xs_in = xs.reshape(T * B, n_in)
-            w_in = w_ih.T if G == 1 else np.ascontiguousarray(w_ih.T)
-        K = T if G == 1 else min(T, block_steps(B * GH))  # scratch's projection block (steps)
-        layers.append((xs, xs_in, w_ih, w_in, w_hh, np.ascontiguousarray(w_hh.T), hs, da,
-                       np.empty((B, GH), dtype=dtype), K, np.empty((T * B, GH), dtype=dtype)))
-        full, rest = divmod(T, K)
-        shapes.append((D * full, K * B, xs_in.shape[1], GH))
-        if rest:
-            shapes.append((D, rest * B, xs_in.shape[1], GH))
-        shapes += [(D * T, B, H, GH), (D * T, B, GH, H),
-                   (D, GH, T * B, n_in), (D, GH, T * B, H), (D, T * B, GH, n_in)]
+        units, layer_shapes = [], []
+        for _d in range(D):
+            for rows in blocks:
+                Bu = len(range(B)[rows])
+                xs = rng.standard_normal((T, Bu, n_in)).astype(dtype)
+                w_ih = rng.standard_normal((GH, n_in)).astype(dtype)
+                w_hh = rng.standard_normal((GH, H)).astype(dtype)
+                hs = rng.standard_normal((T + 1, Bu, H)).astype(dtype)
+                da = rng.standard_normal((T, Bu, GH)).astype(dtype)
+                # The input projection's operands as scratch passes them (scratch.linalg.affine):
+                # with a bias, [xs, 1] (T*B, I_k+1) and a C-ordered [W_ih^T; b] (I_k+1, G*H);
+                # without, xs and W_ih^T (a transposed view for the RNN, a C-ordered copy for
+                # the gated cells).
+                if bias:
+                    xs_in = np.concatenate((xs.reshape(T * Bu, n_in), np.ones((T * Bu, 1), dtype=dtype)), axis=1)
+                    w_in = rng.standard_normal((n_in + 1, GH)).astype(dtype)
+                else:
+                    xs_in = xs.reshape(T * Bu, n_in)
+                    w_in = w_ih.T if G == 1 else np.ascontiguousarray(w_ih.T)
+                K = T if G == 1 else min(T, block_steps(Bu * GH))  # scratch's projection block (steps)
+                units.append((xs, xs_in, w_ih, w_in, w_hh, np.ascontiguousarray(w_hh.T), hs, da,
+                              np.empty((Bu, GH), dtype=dtype), K, np.empty((T * Bu, GH), dtype=dtype)))
+                full, rest = divmod(T, K)
+                layer_shapes.append((full, K * Bu, xs_in.shape[1], GH))
+                if rest:
+                    layer_shapes.append((1, rest * Bu, xs_in.shape[1], GH))
+                layer_shapes += [(T, Bu, H, GH), (T, Bu, GH, H), (1, GH, T * Bu, n_in), (1, GH, T * Bu, H),
+                                 (1, T * Bu, GH, n_in)]
+        layers.append(units)
+        shapes += _merge_shapes(layer_shapes)
+
+    def unit(xs, xs_in, w_ih, w_in, w_hh, w_hh_t, hs, da, rec, K, proj):
+        T_, B_, n_in = xs.shape
+        GH = w_hh.shape[0]
+        da2, xs2, hp2 = da.reshape(T_ * B_, GH), xs.reshape(T_ * B_, n_in), hs[:-1].reshape(T_ * B_, -1)
+        rows = K * B_
+        if K == T_:  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
+            xs_in @ w_in
+        else:  # the gated cells' projection, one block of K steps at a time into the gates buffer
+            for lo in range(0, T_ * B_, rows):
+                np.matmul(xs_in[lo : lo + rows], w_in, out=proj[lo : lo + rows])
+        for s in range(T_):
+            np.matmul(hs[s], w_hh_t, out=rec)
+        for s in range(T_ - 1, -1, -1):
+            da[s] @ w_hh
+        da2.T @ xs2
+        da2.T @ hp2
+        da2 @ w_ih
 
     def run():
-        for xs, xs_in, w_ih, w_in, w_hh, w_hh_t, hs, da, rec, K, proj in layers:
-            T_, B_, n_in = xs.shape
-            GH = w_hh.shape[0]
-            da2, xs2, hp2 = da.reshape(T_ * B_, GH), xs.reshape(T_ * B_, n_in), hs[:-1].reshape(T_ * B_, -1)
-            rows = K * B_
-            for _ in range(D):
-                if K == T_:  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
-                    xs_in @ w_in
-                else:  # the gated cells' projection, one block of K steps at a time into the gates buffer
-                    for lo in range(0, T_ * B_, rows):
-                        np.matmul(xs_in[lo : lo + rows], w_in, out=proj[lo : lo + rows])
-                for s in range(T_):
-                    np.matmul(hs[s], w_hh_t, out=rec)
-                for s in range(T_ - 1, -1, -1):
-                    da[s] @ w_hh
-                da2.T @ xs2
-                da2.T @ hp2
-                da2 @ w_ih
+        for units in layers:  # layer by layer; a layer's units side by side when scratch does that
+            parallel.run([partial(unit, *u) for u in units], par)
 
     return run, shapes
+
+
+def _merge_shapes(shapes):
+    """(count, m, k, n) rows with equal (m, k, n) summed (a layer's units), first-seen order."""
+    merged: dict = {}
+    for count, *mkn in shapes:
+        merged[tuple(mkn)] = merged.get(tuple(mkn), 0) + count
+    return [(count, *mkn) for mkn, count in merged.items()]
 
 
 def _worker(args) -> int:
