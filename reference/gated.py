@@ -187,11 +187,16 @@ def _t(a, grad=False):
     return t.requires_grad_(grad)
 
 
-def gated_loop(kind: str, kwargs: dict, params: dict, x, init, d_output, d_final) -> GatedLoop:
+def gated_loop(kind: str, kwargs: dict, params: dict, x, init, d_output, d_final, truncate=None) -> GatedLoop:
     """Forward and VJP of an LSTM (``kind="LSTM"``) or GRU as a loop of the step function,
     all arrays TIME-MAJOR and batched: x (T, B, I); ``init`` one array or None per state
     ((h0, c0) or (h0,), (L*D, B, R) / (L*D, B, H)); d_output (T, B, D*R); ``d_final`` the
-    upstream gradients of (h_n, c_n) or (h_n,)."""
+    upstream gradients of (h_n, c_n) or (h_n,).
+
+    ``truncate=k``: every state (h, and c for the LSTM) entering processing steps k, 2k, ...
+    is detached, in every layer: torch run k steps at a time with the states detached
+    between chunks (``torch_gated_call``) computes exactly this, since a chunk's layers
+    all stop at the same step. The traces' dh, dc, dhf are then the truncated gradients."""
     L = kwargs.get("num_layers", 1)
     D = 2 if kwargs.get("bidirectional") else 1
     H = kwargs["hidden_size"]
@@ -214,7 +219,9 @@ def gated_loop(kind: str, kwargs: dict, params: dict, x, init, d_output, d_final
             w += [P[f"bias_ih{sfx}"], P[f"bias_hh{sfx}"]] if bias else [None, None]
             state = [s[layer * D + d] for s in init_t]
             record = [None] * T
-            for t in (range(T - 1, -1, -1) if d else range(T)):
+            for s, t in enumerate(range(T - 1, -1, -1) if d else range(T)):
+                if truncate and s and s % truncate == 0:
+                    state = [v.detach() for v in state]  # the gradient stops here
                 if lstm:
                     out = lstm_step(layer_in[t], *state, *w, P.get(f"weight_hr{sfx}"))
                 else:
@@ -278,10 +285,109 @@ def _sum_of_products(m_p, p, m_q, q):
     return flat(m_p).T @ flat(q) + flat(p).T @ flat(m_q)
 
 
-def lstm_bounds(kwargs: dict, params: dict, x, h0, c0, d_output, d_h_n, d_c_n) -> dict:
+# ---------------------------------------------------------------------------------------
+# scratch's extensions: variable lengths and truncated BPTT.
+#
+# Truncated BPTT (``truncate=k``). The forward computation is unchanged (a detach changes no
+# value), so are its bounds. In the backward loop (reverse processing order) the carries
+# computed at processing step s are the bounds of the gradient that reaches the states
+# ENTERING step s (h_{s-1}, c_{s-1}; h0, c0 at s = 0) through step s. Where those states were
+# detached (s = k, 2k, ...), that gradient is exactly zero on every side: nothing is
+# computed, nothing rounds, so its bound is exactly zero too (``_cut``), and the step below
+# starts from d_output (or the layer above's dx) alone, as the gradient itself does. The
+# values the bounds read (|dh|, |dc|, |dhf|) come from ``gated_loop`` run with the same
+# ``truncate``, so they are the truncated gradients. s = 0 is never cut: step 0 lies in the
+# first chunk, so dh0 and dc0 keep their ordinary bounds. Every other bound (dx, the weight
+# gradients) is built from these per-step bounds, unchanged. Keeping the carry instead would
+# be sound but loose; the meta test checks the bound of a cut step is zero and that dh0 is
+# then bounded by the first chunk alone.
+#
+# Variable ``lengths`` (``per_sequence``). torch's packed path (and scratch's) computes every
+# sequence on its own valid steps 0..n_b-1 (a reverse direction starts at n_b - 1): a batch
+# row never reads another's numbers, and a GEMM over a smaller batch forms every entry
+# from the same terms. So each sequence is bounded on its own, exactly as a batch of one of
+# length n_b, and put back in place; outputs and dx past n_b are exactly zero (bound 0), the
+# parameter gradients are sums over the batch, so their bounds add.
+# ---------------------------------------------------------------------------------------
+def _cut(truncate, T: int, t: int, d: int) -> bool:
+    """Were the states entering time step ``t`` of direction ``d`` detached? (processing step
+    s = t forward, T - 1 - t in reverse; cut at s = k, 2k, ...)."""
+    s = T - 1 - t if d else t
+    return bool(truncate) and s > 0 and s % truncate == 0
+
+
+def per_sequence(one, x, init: tuple, d_output, d_final: tuple, lengths) -> dict:
+    """The bounds of a batch with variable ``lengths`` (B,), from ``one(x, init, d_output,
+    d_final) -> {tensor: M}`` run on each sequence alone (its valid steps, a batch of one).
+    TIME-MAJOR: x (T, B, I), d_output (T, B, ...); ``init`` / ``d_final`` tuples of
+    (L*D, B, ...) arrays (an init may be None: zeros)."""
+    T, B = np.shape(x)[:2]
+    if len(lengths) != B:
+        raise ValueError(f"lengths must have one entry per batch element ({B}), got {len(lengths)}")
+    total: dict = {}
+    for b, n in enumerate(lengths):
+        n = int(n)
+        if not 1 <= n <= T:
+            raise ValueError(f"lengths must lie in [1, {T}], got {n} at batch {b}")
+        rows = slice(b, b + 1)
+        m = one(np.asarray(x)[:n, rows], tuple(None if v is None else np.asarray(v)[:, rows] for v in init),
+                np.asarray(d_output)[:n, rows], tuple(np.asarray(g)[:, rows] for g in d_final))
+        for name, v in m.items():
+            if name.startswith("grad "):
+                total[name] = total.get(name, 0) + v
+            elif name in ("output", "dx"):  # (n, 1, F): time steps past n stay 0
+                total.setdefault(name, np.zeros((T, B) + v.shape[2:]))[:n, b] = v[:, 0]
+            else:  # a state or its gradient, (L*D, 1, F)
+                total.setdefault(name, np.zeros((v.shape[0], B) + v.shape[2:]))[:, b] = v[:, 0]
+    return total
+
+
+def torch_gated_call(lengths=None, truncate=None, batch_first=False):
+    """How ``torch.nn.LSTM`` / ``torch.nn.GRU`` is run for scratch's extensions (``vjp``'s
+    ``call``), as ``reference/elman.torch_rnn_call`` for the RNN.
+
+    ``lengths`` (B,): torch's own variable-length path, pack_padded_sequence(...,
+    enforce_sorted=False) -> module -> pad_packed_sequence(total_length=T), batch order kept
+    (the LSTM's state is the tuple (h0, c0), which torch sorts and unsorts itself).
+    ``truncate=k``: the module runs k steps at a time and every state is detached between
+    chunks: h, and for the LSTM the tuple (h, c), both (unidirectional only).
+    """
+    if lengths is None and truncate is None:
+        return None
+
+    def call(module, x, hx):
+        if lengths is not None:
+            from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+            T = x.shape[1 if batch_first else 0]
+            packed = pack_padded_sequence(x, torch.as_tensor(np.asarray(lengths), dtype=torch.int64),
+                                          batch_first=batch_first, enforce_sorted=False)
+            out_packed, finals = module(packed, hx)
+            return pad_packed_sequence(out_packed, batch_first=batch_first, total_length=T)[0], finals
+        if module.bidirectional:
+            raise ValueError(f"truncated BPTT reference is for unidirectional {type(module).__name__}s")
+        axis = 1 if batch_first else 0
+        chunks, state = [], hx
+        for start in range(0, x.shape[axis], truncate):
+            if start:  # the gradient stops here: truncated BPTT
+                state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+            out_c, state = module(x.narrow(axis, start, min(truncate, x.shape[axis] - start)), state)
+            chunks.append(out_c)
+        return torch.cat(chunks, dim=axis), state
+
+    return call
+
+
+def lstm_bounds(kwargs: dict, params: dict, x, h0, c0, d_output, d_h_n, d_c_n, *, lengths=None,
+                truncate=None) -> dict:
     """M of every LSTM tensor: output, h_n, c_n, dx, dh0, dc0 and every parameter gradient
-    (keys "grad <name>"). TIME-MAJOR arrays in and out; h0 / c0 None for zeros."""
-    loop = gated_loop("LSTM", kwargs, params, x, (h0, c0), d_output, (d_h_n, d_c_n))
+    (keys "grad <name>"). TIME-MAJOR arrays in and out; h0 / c0 None for zeros.
+    ``lengths``: each sequence bounded on its own valid steps (``per_sequence``);
+    ``truncate=k``: the states detached entering processing steps k, 2k, ... (see below)."""
+    if lengths is not None:
+        return per_sequence(lambda x_, init, d_out, d_fin: lstm_bounds(kwargs, params, x_, *init, d_out, *d_fin),
+                            x, (h0, c0), d_output, (d_h_n, d_c_n), lengths)
+    loop = gated_loop("LSTM", kwargs, params, x, (h0, c0), d_output, (d_h_n, d_c_n), truncate)
     L, D = kwargs.get("num_layers", 1), 2 if kwargs.get("bidirectional") else 1
     H, bias = kwargs["hidden_size"], kwargs.get("bias", True)
     R, proj = kwargs.get("proj_size", 0) or H, bool(kwargs.get("proj_size", 0))
@@ -347,6 +453,8 @@ def lstm_bounds(kwargs: dict, params: dict, x, h0, c0, d_output, d_h_n, d_c_n) -
                 Ada[t] = np.concatenate([dc * np.abs(g) * si, dc * cp * sf, dc * i * dg, dhf * np.abs(tc) * so], axis=-1)
                 carry_h = Mda[t] @ w_hh
                 carry_c = mdc * f + dc * mf
+                if _cut(truncate, T, t, d):  # the states entering this step were detached:
+                    carry_h, carry_c = np.zeros_like(carry_h), np.zeros_like(carry_c)
             Mdh0[layer * D + d], Mdc0[layer * D + d] = carry_h, carry_c
             Mdx += Mda @ Ab[f"weight_ih{sfx}"]
             mags[f"grad weight_ih{sfx}"] = _sum_of_products(Mda, Ada, Mx[layer], tr.layer_input)
@@ -360,9 +468,13 @@ def lstm_bounds(kwargs: dict, params: dict, x, h0, c0, d_output, d_h_n, d_c_n) -
     return mags
 
 
-def gru_bounds(kwargs: dict, params: dict, x, h0, d_output, d_h_n) -> dict:
-    """M of every GRU tensor: output, h_n, dx, dh0 and every parameter gradient. TIME-MAJOR."""
-    loop = gated_loop("GRU", kwargs, params, x, (h0,), d_output, (d_h_n,))
+def gru_bounds(kwargs: dict, params: dict, x, h0, d_output, d_h_n, *, lengths=None, truncate=None) -> dict:
+    """M of every GRU tensor: output, h_n, dx, dh0 and every parameter gradient. TIME-MAJOR.
+    ``lengths`` and ``truncate`` as for ``lstm_bounds``."""
+    if lengths is not None:
+        return per_sequence(lambda x_, init, d_out, d_fin: gru_bounds(kwargs, params, x_, *init, d_out, *d_fin),
+                            x, (h0,), d_output, (d_h_n,), lengths)
+    loop = gated_loop("GRU", kwargs, params, x, (h0,), d_output, (d_h_n,), truncate)
     L, D = kwargs.get("num_layers", 1), 2 if kwargs.get("bidirectional") else 1
     H, bias = kwargs["hidden_size"], kwargs.get("bias", True)
     Ab = {k: _abs(v) for k, v in params.items()}
@@ -427,6 +539,8 @@ def gru_bounds(kwargs: dict, params: dict, x, h0, d_output, d_h_n) -> dict:
                 Adax[t] = np.concatenate([dar, daz, dan], axis=-1)
                 Adah[t] = np.concatenate([dar, daz, dan * r], axis=-1)
                 carry = mdh * z + dh * mz + Mdah[t] @ w_hh
+                if _cut(truncate, T, t, d):  # h entering this step was detached
+                    carry = np.zeros_like(carry)
             Mdh0[layer * D + d] = carry
             Mdx += Mdax @ Ab[f"weight_ih{sfx}"]
             mags[f"grad weight_ih{sfx}"] = _sum_of_products(Mdax, Adax, Mx[layer], tr.layer_input)

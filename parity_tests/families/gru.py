@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnn_parity.reference.gated import gru_bounds
+from rnn_parity.reference.gated import gru_bounds, torch_gated_call
 from rnn_parity.reference.torch_ref import param_shapes
 
 from ..core.cases import Case
@@ -54,7 +54,7 @@ def bounds(case, arrays) -> dict:
     c = case.config
     tm = lambda a: time_major(c, a)  # noqa: E731
     m = gru_bounds(c.module_kwargs(), arrays["params"], tm(arrays["x"]), arrays["h0"], tm(arrays["d_output"]),
-                   arrays["d_h_n"])
+                   arrays["d_h_n"], lengths=case.lengths, truncate=case.truncate)
     m["output"], m["dx"] = tm(m["output"]), tm(m["dx"])
     return m
 
@@ -94,6 +94,10 @@ GRU = Family(
     configs=configs,
     edge_cases=edge_cases,
     rows=ROWS,
+    # scratch's extensions, as the RNN's and the LSTM's (families/lstm.py).
+    forward_extensions=("lengths",),
+    backward_extensions=("truncate",),
+    torch_call=lambda case: torch_gated_call(case.lengths, case.truncate, case.config.batch_first),
     localize=gated_diagnosis.localize,
     mutants=gated_diagnosis.mutants,
 )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnn_parity.reference.gated import lstm_bounds
+from rnn_parity.reference.gated import lstm_bounds, torch_gated_call
 from rnn_parity.reference.torch_ref import param_shapes
 
 from ..core.cases import Case, module_field
@@ -56,7 +56,8 @@ def bounds(case, arrays) -> dict:
     c = case.config
     tm = lambda a: time_major(c, a)  # noqa: E731
     m = lstm_bounds(c.module_kwargs(), arrays["params"], tm(arrays["x"]), arrays["h0"], arrays["c0"],
-                    tm(arrays["d_output"]), arrays["d_h_n"], arrays["d_c_n"])
+                    tm(arrays["d_output"]), arrays["d_h_n"], arrays["d_c_n"], lengths=case.lengths,
+                    truncate=case.truncate)
     m["output"], m["dx"] = tm(m["output"]), tm(m["dx"])
     return m
 
@@ -102,6 +103,12 @@ LSTM = Family(
     configs=configs,
     edge_cases=edge_cases,
     rows=ROWS,
+    # scratch's extensions, as the RNN's: passed only when a case carries them (only
+    # tests/test_gated_lengths_truncation.py's cases do), so a plug-in without them runs
+    # every row as before.
+    forward_extensions=("lengths",),
+    backward_extensions=("truncate",),
+    torch_call=lambda case: torch_gated_call(case.lengths, case.truncate, case.config.batch_first),
     localize=gated_diagnosis.localize,
     mutants=gated_diagnosis.mutants,
 )
