@@ -74,8 +74,8 @@ class Drawn:
 class Case(Drawn):
     zero_weights: bool = False
     zero_inputs: bool = False
-    lengths: tuple | None = None  # variable-length sequences (scratch's RNN extension)
-    truncate: int | None = None  # truncated BPTT every k steps (scratch's RNN extension)
+    lengths: tuple | None = None  # variable-length sequences (scratch's RNN/LSTM/GRU extension)
+    truncate: int | None = None  # truncated BPTT every k steps (scratch's RNN/LSTM/GRU extension)
     # Upstream gradients are standard normal times grad_scale: a row with large ones (100)
     # is where an implementation that clips its gradients shows.
     grad_scale: float = 1.0
