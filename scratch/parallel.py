@@ -32,6 +32,7 @@ suite's tolerance rule and checks both against torch).
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -124,6 +125,17 @@ def run(jobs: list, parallel: bool) -> list:
 
 def _call(job):
     return job()
+
+
+def _forget_pool_in_child() -> None:
+    """After a fork the child has the pool object but none of its threads (and maybe a lock
+    some parent thread held): a job given to it would wait forever. Start afresh."""
+    global _pool, _pool_size, _lock
+    _pool, _pool_size, _lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def _executor(size: int) -> ThreadPoolExecutor:

@@ -11,6 +11,9 @@ bounds, as the other metamorphic properties are. ``test_scratch_fixed.py`` runs 
 parallel path against torch on fixed rows (and is what ``make mutation`` runs per mutant).
 """
 
+import os
+import select
+import signal
 import threading
 
 import numpy as np
@@ -124,3 +127,37 @@ def test_available_threads_follows_blas():
         assert parallel.available_threads() == 1
     with parallel.configured(threads=3):
         assert parallel.available_threads() == 3
+
+
+# Python 3.12+ warns on any fork of a process with threads; the fork is the point here.
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_gets_its_own_pool():
+    """A child forked after the parent's pool existed has the pool object but not its
+    threads: without ``register_at_fork`` its first parallel forward waits forever for
+    them (multiprocessing's default start method on Linux is fork)."""
+    m = LSTM(input_size=3, hidden_size=4, bidirectional=True)
+    x = np.random.default_rng(0).standard_normal((5, 4, 3))
+    with parallel.configured(threads=2, min_values=1):
+        expected = m.forward(x)[0]
+        # The parent's pool with both of its threads started (each job waits for the other)
+        # and idle: a child's jobs then go to those two threads, which it does not have.
+        both = threading.Barrier(2)
+        parallel.run([lambda: both.wait(timeout=30)] * 2, True)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: one parallel forward, then report and leave at once
+            try:
+                with parallel.configured(threads=2, min_values=1):
+                    ok = np.array_equal(m.forward(x)[0], expected)
+                os.write(write, b"1" if ok else b"0")
+            finally:
+                os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 60)
+    got = os.read(read, 1) if ready else b""
+    os.close(read)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert got == b"1", "the forked child's parallel forward " + ("hung" if not ready else "differed")
