@@ -357,6 +357,19 @@ def test_unit_rows_really_run_side_by_side():
         assert covered.tolist() == list(range(c.B)), f"{c.name}: blocks {cache.blocks} do not tile the batch"
 
 
+def test_units_split_by_gate_values_per_row():
+    """With the default threshold (scratch.parallel.MIN_VALUES gate values per unit and
+    step), a layer splits by its gate width: 4H for an LSTM, H for the RNN. At B = 8,
+    H = 256, two directions: the LSTM's 8 x 1024 values per direction run side by side,
+    the RNN's 8 x 256 stay serial."""
+    x = np.zeros((2, 8, 3))
+    for name, expected in (("LSTM", True), ("RNN", False)):
+        m = getattr(scratch, name)(input_size=3, hidden_size=256, bidirectional=True)
+        with parallel.configured(threads=2):
+            m.forward(x)
+        assert m._cache[0].parallel is expected, name
+
+
 def test_table_covers_every_option():
     """Every option named in the module docstring has a row (a mutant of an option's code path
     can only be killed by a row that takes it)."""
