@@ -1,5 +1,7 @@
 """The Elman family's reference beyond ``torch.nn.RNN``: one step function, an explicit loop of
-it, the running error bound, and torch's own variable-length and truncated runs.
+it and the running error bound (torch's own variable-length and truncated runs, and the
+per-sequence bounds for ``lengths``, are every family's: ``torch_ref.extension_call``,
+``torch_ref.per_sequence``).
 
 ``torch.nn.RNN`` only shows its inputs, output and h_n. ``rnn_loop_vjp`` runs ``step`` (the
 family's equation, in torch ops, float64) over layers, directions and time, and shows every
@@ -26,7 +28,7 @@ import torch
 
 from parity_tests.core.tolerance import dphi_bound, phi_bound
 
-from .torch_ref import as_tensor
+from .torch_ref import as_tensor, per_sequence
 
 DTYPE = torch.float64
 
@@ -225,59 +227,10 @@ def loop_bounds(
 def rnn_bounds(rnn_kwargs: dict, params: dict, x, h0, d_output, d_h_n, lengths=None, truncate=None) -> dict:
     """Running error bounds of every RNN tensor, TIME-MAJOR arrays in and out.
 
-    With variable ``lengths`` each sequence is bounded on its own (its valid steps only,
-    exactly the computation the packed path does for it) and the bounds are put back in
-    place: parameter gradients are sums over the batch, so their bounds add.
+    With variable ``lengths`` each sequence is bounded on its own (``torch_ref.per_sequence``).
     """
-    if lengths is None:
-        loop = rnn_loop_vjp(rnn_kwargs, params, x, h0, d_output, d_h_n, truncate=truncate)
-        return loop_bounds(rnn_kwargs, params, loop, x, h0, d_output, d_h_n, truncate=truncate)
-    total: dict = {"output": np.zeros(np.shape(d_output)), "dx": np.zeros(np.shape(x)),
-                   "h_n": np.zeros(np.shape(d_h_n)), "dh0": np.zeros(np.shape(d_h_n))}
-    for b, n in enumerate(lengths):
-        sl = (slice(0, n), slice(b, b + 1))
-        h0_b = None if h0 is None else h0[:, b : b + 1]
-        loop = rnn_loop_vjp(rnn_kwargs, params, x[sl], h0_b, d_output[sl], d_h_n[:, b : b + 1])
-        m = loop_bounds(rnn_kwargs, params, loop, x[sl], h0_b, d_output[sl], d_h_n[:, b : b + 1])
-        for name in ("output", "dx"):
-            total[name][:n, b] = m[name][:, 0]
-        for name in ("h_n", "dh0"):
-            total[name][:, b] = m[name][:, 0]
-        for name, v in m.items():
-            if name.startswith("grad "):
-                total[name] = total.get(name, 0) + v
-    return total
-
-
-def torch_rnn_call(lengths=None, truncate=None, batch_first=False):
-    """How ``torch.nn.RNN`` is run for scratch's extensions (``vjp``'s ``call``).
-
-    ``lengths`` (B,): torch's own variable-length path, pack_padded_sequence(...,
-    enforce_sorted=False) -> RNN -> pad_packed_sequence(total_length=T), batch order kept.
-    ``truncate=k``: truncated BPTT the torch way: the module runs k steps at a time and the
-    hidden state is detached between chunks (unidirectional only).
-    """
-    if lengths is None and truncate is None:
-        return None
-
-    def call(module, x, h0):
-        if lengths is not None:
-            from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-            T = x.shape[1 if batch_first else 0]
-            packed = pack_padded_sequence(x, torch.as_tensor(np.asarray(lengths), dtype=torch.int64),
-                                          batch_first=batch_first, enforce_sorted=False)
-            out_packed, h_n = module(packed, h0)
-            return pad_packed_sequence(out_packed, batch_first=batch_first, total_length=T)[0], h_n
-        if module.bidirectional:
-            raise ValueError("truncated BPTT reference is for unidirectional RNNs")
-        axis = 1 if batch_first else 0
-        chunks, h = [], h0
-        for start in range(0, x.shape[axis], truncate):
-            if start:
-                h = h.detach()  # gradient stops here: truncated BPTT
-            out_c, h = module(x.narrow(axis, start, min(truncate, x.shape[axis] - start)), h)
-            chunks.append(out_c)
-        return torch.cat(chunks, dim=axis), h
-
-    return call
+    if lengths is not None:
+        return per_sequence(lambda x_, init, d_out, d_fin: rnn_bounds(rnn_kwargs, params, x_, *init, d_out, *d_fin),
+                            x, (h0,), d_output, (d_h_n,), lengths)
+    loop = rnn_loop_vjp(rnn_kwargs, params, x, h0, d_output, d_h_n, truncate=truncate)
+    return loop_bounds(rnn_kwargs, params, loop, x, h0, d_output, d_h_n, truncate=truncate)

@@ -101,3 +101,71 @@ def vjp(module: torch.nn.Module, args, upstream, call=None):
     grads = [np.zeros(tuple(i.shape)) if g is None else g.detach().numpy().copy() for g, i in zip(grads, inputs)]
     n_in = len(_leaves(targs))
     return [o.detach().numpy() for o in outs], grads[:n_in], dict(zip(names, grads[n_in:]))
+
+
+# ---------------------------------------------------------------------------------------
+# scratch's extensions (variable lengths, truncated BPTT), for every sequence family.
+# ---------------------------------------------------------------------------------------
+def extension_call(lengths=None, truncate=None, batch_first=False):
+    """How ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` is run for scratch's extensions (``vjp``'s
+    ``call``); None when a case has neither.
+
+    ``lengths`` (B,): torch's own variable-length path, pack_padded_sequence(...,
+    enforce_sorted=False) -> module -> pad_packed_sequence(total_length=T), batch order kept
+    (the LSTM's state is the tuple (h0, c0), which torch sorts and unsorts itself).
+    ``truncate=k``: the module runs k steps at a time and every state is detached between
+    chunks: h, and for the LSTM the tuple (h, c), both (unidirectional only; seed 000's
+    update sums only the last tau steps).
+    """
+    if lengths is None and truncate is None:
+        return None
+
+    def call(module, x, hx):
+        if lengths is not None:
+            from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+            T = x.shape[1 if batch_first else 0]
+            packed = pack_padded_sequence(x, torch.as_tensor(np.asarray(lengths), dtype=torch.int64),
+                                          batch_first=batch_first, enforce_sorted=False)
+            out_packed, finals = module(packed, hx)
+            return pad_packed_sequence(out_packed, batch_first=batch_first, total_length=T)[0], finals
+        if module.bidirectional:
+            raise ValueError(f"truncated BPTT reference is for unidirectional {type(module).__name__}s")
+        axis = 1 if batch_first else 0
+        chunks, state = [], hx
+        for start in range(0, x.shape[axis], truncate):
+            if start:  # the gradient stops here: truncated BPTT
+                state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+            out_c, state = module(x.narrow(axis, start, min(truncate, x.shape[axis] - start)), state)
+            chunks.append(out_c)
+        return torch.cat(chunks, dim=axis), state
+
+    return call
+
+
+def per_sequence(one, x, init: tuple, d_output, d_final: tuple, lengths) -> dict:
+    """The running error bounds of a batch with variable ``lengths`` (B,), from ``one(x,
+    init, d_output, d_final) -> {tensor: M}`` run on each sequence alone (its valid steps, a
+    batch of one: exactly the computation torch's packed path does for it); parameter
+    gradients are sums over the batch, so their bounds add. Any family's bounds.
+    TIME-MAJOR: x (T, B, I), d_output (T, B, ...); ``init`` / ``d_final`` tuples of
+    (L*D, B, ...) arrays (an init may be None: zeros)."""
+    T, B = np.shape(x)[:2]
+    if len(lengths) != B:
+        raise ValueError(f"lengths must have one entry per batch element ({B}), got {len(lengths)}")
+    total: dict = {}
+    for b, n in enumerate(lengths):
+        n = int(n)
+        if not 1 <= n <= T:
+            raise ValueError(f"lengths must lie in [1, {T}], got {n} at batch {b}")
+        rows = slice(b, b + 1)
+        m = one(np.asarray(x)[:n, rows], tuple(None if v is None else np.asarray(v)[:, rows] for v in init),
+                np.asarray(d_output)[:n, rows], tuple(np.asarray(g)[:, rows] for g in d_final))
+        for name, v in m.items():
+            if name.startswith("grad "):
+                total[name] = total.get(name, 0) + v
+            elif name in ("output", "dx"):  # (n, 1, F): time steps past n stay 0
+                total.setdefault(name, np.zeros((T, B) + v.shape[2:]))[:n, b] = v[:, 0]
+            else:  # a state or its gradient, (L*D, 1, F)
+                total.setdefault(name, np.zeros((v.shape[0], B) + v.shape[2:]))[:, b] = v[:, 0]
+    return total

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnn_parity.reference.gated import gru_bounds, torch_gated_call
-from rnn_parity.reference.torch_ref import param_shapes
+from rnn_parity.reference.gated import gru_bounds
+from rnn_parity.reference.torch_ref import extension_call, param_shapes
 
 from ..core.cases import Case
 from ..core.family import Family, Row
@@ -97,7 +97,7 @@ GRU = Family(
     # scratch's extensions, as the RNN's and the LSTM's (families/lstm.py).
     forward_extensions=("lengths",),
     backward_extensions=("truncate",),
-    torch_call=lambda case: torch_gated_call(case.lengths, case.truncate, case.config.batch_first),
+    torch_call=lambda case: extension_call(case.lengths, case.truncate, case.config.batch_first),
     localize=gated_diagnosis.localize,
     mutants=gated_diagnosis.mutants,
 )

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnn_parity.reference.gated import lstm_bounds, torch_gated_call
-from rnn_parity.reference.torch_ref import param_shapes
+from rnn_parity.reference.gated import lstm_bounds
+from rnn_parity.reference.torch_ref import extension_call, param_shapes
 
 from ..core.cases import Case, module_field
 from ..core.family import Family, Row
@@ -108,7 +108,7 @@ LSTM = Family(
     # every row as before.
     forward_extensions=("lengths",),
     backward_extensions=("truncate",),
-    torch_call=lambda case: torch_gated_call(case.lengths, case.truncate, case.config.batch_first),
+    torch_call=lambda case: extension_call(case.lengths, case.truncate, case.config.batch_first),
     localize=gated_diagnosis.localize,
     mutants=gated_diagnosis.mutants,
 )

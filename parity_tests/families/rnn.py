@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 
 from hypothesis import strategies as st
 
-from rnn_parity.reference.elman import rnn_bounds, torch_rnn_call
+from rnn_parity.reference.elman import rnn_bounds
+from rnn_parity.reference.torch_ref import extension_call
 from rnn_parity.reference.torch_ref import param_shapes
 
 from ..core.cases import Case, ConfigBase, module_field, with_pins
@@ -237,7 +238,7 @@ RNN = Family(
     rows=ROWS,
     forward_extensions=("lengths",),
     backward_extensions=("truncate",),
-    torch_call=lambda case: torch_rnn_call(case.lengths, case.truncate, case.config.batch_first),
+    torch_call=lambda case: extension_call(case.lengths, case.truncate, case.config.batch_first),
     localize=rnn_diagnosis.localize,
     mutants=rnn_diagnosis.mutants,
 )

@@ -28,7 +28,8 @@ from parity_tests.planted import gated as independent
 from parity_tests.planted import gated_extension_bugs as bugs
 from parity_tests.properties import assert_parity
 from parity_tests.tests.test_gated_lengths_truncation import KINDS, lengths_property, truncate_property
-from rnn_parity.reference.gated import gated_loop, gru_bounds, lstm_bounds, torch_gated_call
+from rnn_parity.reference.gated import gated_loop, gru_bounds, lstm_bounds
+from rnn_parity.reference.torch_ref import extension_call
 from rnn_parity.reference.torch_ref import build, vjp
 
 EXPLICIT = settings(phases=[Phase.explicit], database=None)
@@ -138,7 +139,7 @@ def test_reference_loop_cuts_where_torch_chunks(kind, k):
     module = build(kind.upper(), a["params"], **kw)
     hx = tuple(a[s] for s in states) if kind == "lstm" else a["h0"]
     d_fin = tuple(a[f] for f in finals) if kind == "lstm" else a["d_h_n"]
-    outs, in_grads, pgrads = vjp(module, (a["x"], hx), (a["d_output"], d_fin), torch_gated_call(truncate=k))
+    outs, in_grads, pgrads = vjp(module, (a["x"], hx), (a["d_output"], d_fin), extension_call(truncate=k))
     np.testing.assert_allclose(loop.output, outs[0], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(loop.dx, in_grads[0], rtol=1e-12, atol=1e-14)
     for got, want in zip(loop.d_init, in_grads[1:]):
