@@ -268,32 +268,27 @@ def engine(probe, mistakes=()) -> dict:
     return p.to_contract(_run(p, frozenset(mistakes)))
 
 
-def _z_sign(p: "_Problem") -> np.ndarray:
+def _z_rows_negated(p: "_Problem", arrays: dict) -> dict:
+    """``arrays`` (parameters or their gradients, by name) with the z rows of every stacked
+    gate parameter (weight_ih, weight_hh, bias_ih, bias_hh; not weight_hr) negated."""
     sign = np.ones(len(p.gates) * p.H)
     z = p.gates.index("z")
     sign[z * p.H:(z + 1) * p.H] = -1.0
-    return sign
-
-
-def _gated_param(name: str) -> bool:
-    return name.split("_")[1] in ("ih", "hh")  # weight_ih, bias_hh, ... (not weight_hr)
+    return {k: v * (sign[:, None] if v.ndim == 2 else sign) if k.split("_")[1] in ("ih", "hh") else v
+            for k, v in arrays.items()}
 
 
 def _with_z_negated(p: "_Problem") -> "_Problem":
     """``p`` with the z rows of every stacked parameter negated (what --gru-update complement's
     adapter hands the implementation)."""
-    sign = _z_sign(p)
     q = _Problem(**{f: getattr(p, f) for f in p.__dataclass_fields__ if f != "gates"})
-    q.params = {k: v * (sign[:, None] if v.ndim == 2 else sign) if _gated_param(k) else v
-                for k, v in p.params.items()}
+    q.params = _z_rows_negated(p, p.params)
     return q
 
 
 def _negated_z(r: dict, p: "_Problem") -> dict:
     """The adapter's way back: the z rows of the returned stacked gradients negated."""
-    sign = _z_sign(p)
-    r["grads"] = {k: v * (sign[:, None] if v.ndim == 2 else sign) if _gated_param(k) else v
-                  for k, v in r["grads"].items()}
+    r["grads"] = _z_rows_negated(p, r["grads"])
     return r
 
 
@@ -457,10 +452,10 @@ def mutants(probe) -> list:
     # declare it; the other one still does (a Keras GRU differs from torch in both).
     given_order = getattr(probe.cls, "gate_order", None) if getattr(probe.cls, "Learner", None) else None
     given_complement = bool(getattr(probe.cls, "Learner", None)) and getattr(probe.cls, "gru_update", None) == "complement"
-    for order in ("".join(o) for o in permutations(p.gates)):
-        if order != p.gates:
-            name, eq = _gate_order_name(p.gates, order, hint=given_order is None)
-            out.append((Suspect(name, eq), p.to_contract(_relabeled(p, order))))
+    other_orders = [o for o in ("".join(o) for o in permutations(p.gates)) if o != p.gates]
+    for order in other_orders:
+        name, eq = _gate_order_name(p.gates, order, hint=given_order is None)
+        out.append((Suspect(name, eq), p.to_contract(_relabeled(p, order))))
     if p.kind == "GRU":
         eq = _COMPLEMENT_EQ + ("" if given_complement else
                                "; if it is written that way on purpose, declare it: --gru-update complement")
@@ -470,21 +465,19 @@ def mutants(probe) -> list:
             # --gru-update complement declared, the order not: the adapter negates torch's z rows
             # and hands them over; the implementation reads them in another order and computes
             # its complement update on what it calls z.
-            for order in ("".join(o) for o in permutations(p.gates)):
-                if order != p.gates:
-                    name, eq = _gate_order_name(p.gates, order, hint=True)
-                    out.append((Suspect(name, eq), p.to_contract(_negated_z(_relabeled(_with_z_negated(p), order,
-                                                                                      complement=True), p))))
+            for order in other_orders:
+                name, eq = _gate_order_name(p.gates, order, hint=True)
+                out.append((Suspect(name, eq), p.to_contract(_negated_z(_relabeled(_with_z_negated(p), order,
+                                                                                  complement=True), p))))
         if not given_complement and given_order is None:
             # Both at once: a GRU that stacks its gates in another order (Keras: z, r, h) and
             # also writes the complement update; neither single suspect reproduces it.
-            for order in ("".join(o) for o in permutations(p.gates)):
-                if order != p.gates:
-                    name, eq = _gate_order_name(p.gates, order, hint=False)
-                    eq += "; and " + _COMPLEMENT_EQ + (f"; if it is written that way on purpose, declare both: "
-                                                       f"--gate-order {order} --gru-update complement")
-                    out.append((Suspect(name + " and the GRU update written the other way", eq),
-                                p.to_contract(_relabeled(p, order, complement=True))))
+            for order in other_orders:
+                name, eq = _gate_order_name(p.gates, order, hint=False)
+                eq += "; and " + _COMPLEMENT_EQ + (f"; if it is written that way on purpose, declare both: "
+                                                   f"--gate-order {order} --gru-update complement")
+                out.append((Suspect(name + " and the GRU update written the other way", eq),
+                            p.to_contract(_relabeled(p, order, complement=True))))
     for flags, name, eq, applies in mistakes(p.kind):
         if applies(p):
             out.append((Suspect(name, eq), p.to_contract(_run(p, frozenset(flags)))))
