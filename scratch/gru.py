@@ -91,8 +91,16 @@ class GRU:
 class GRUTape:
     """One direction of one GRU layer.
 
-    Cache: ``states`` = (hs (T+1, B, H),); the gates after their activation, [r, z, n]
-    (T, B, 3H); q = h W_hn^T + b_hn (T, B, H). Processing order, step s at index s.
+    Cache: ``states`` = (hs (T+1, B, H),); the gates after their activation, r, z and n,
+    each a contiguous (T, B, H) block of one (3, T, B, H) buffer; q = h W_hn^T + b_hn
+    (T, B, H). Processing order, step s at index s.
+
+    Why gate-major, not (T, B, 3H) as the weights stack them: NumPy runs an elementwise
+    call whose operands are all contiguous and of one shape as one flat loop, but a gate
+    that is a column slice of a wider row (B rows of H, H apart from the next) goes
+    through its general iterator, measured 2-4x slower per call at these sizes (B = 32 to
+    64, H = 128 to 256). Every step reads r, z and n several times; stored apart, each is
+    one flat block. The input projection writes them with one product per gate.
     """
 
     def __init__(self, cell: GRU, w: dict, xs: np.ndarray, init: tuple, hs=None):
@@ -100,76 +108,77 @@ class GRUTape:
         H, dt = cell.spec.hidden_size, xs.dtype
         H2 = 2 * H
         scale = cell.gate_scale(dt)
-        # Input projection: gates = (xs W_ih^T + b_ih + [b_hr, b_hz, 0]) * scale, one GEMM per
-        # block of steps that fits in cache (``step``; why blocks: ``LSTMTape.__init__``), the
-        # halving of the r, z columns applied to the small operands (exact: a power of two),
-        # the bias riding in the GEMM (scratch.linalg.affine_operands). Each step overwrites
-        # its row with [r, z, n].
+        # Input projection: [r, z, n] = (xs W_ih^T + b_ih + [b_hr, b_hz, 0]) * scale, a block
+        # of steps at a time (``step``; why blocks: ``LSTMTape.__init__``), one product per
+        # gate into its own block of the gates buffer; the halving of the r, z columns
+        # applied to the small operands (exact: a power of two), the bias riding in the
+        # GEMM (scratch.linalg.affine_operands). Each step overwrites its rows with r, z, n.
         bias, self._b_hn = None, None
         if "bias_ih" in w:
             bias = w["bias_ih"].copy()
             bias[:H2] += w["bias_hh"][:H2]
             bias *= scale
             self._b_hn = w["bias_hh"][H2:]
-        self._x1, self._w1 = affine_operands(xs, np.multiply(w["weight_ih"].T, scale), bias)
+        self._x1, w1 = affine_operands(xs, np.multiply(w["weight_ih"].T, scale), bias)
+        self._w1 = [np.ascontiguousarray(w1[:, k * H : (k + 1) * H]) for k in range(3)]
         self._proj_block = block_steps(B * 3 * H)
-        gates = np.empty((T, B, 3 * H), dtype=dt)
+        self._gates = np.empty((3, T, B, H), dtype=dt)
+        self._r, self._z, self._n = self._gates
         if hs is None:
             hs = np.empty((T + 1, B, H), dtype=dt)
         hs[0] = init[0]
         self.states = (hs,)
-        self._gates = gates
-        self._rz = gates[..., :H2]
-        self._r, self._z, self._n = (gates[..., k * H : (k + 1) * H] for k in range(3))
         self._q = np.empty((T, B, H), dtype=dt)
         # Forward-only: (W_hh * [1/2, 1/2, 1])^T, contiguous (H, 3H); step buffers.
         self._w_hh_t = np.multiply(w["weight_hh"].T, scale, out=np.empty((H, 3 * H), dtype=dt))
         self._rec = np.empty((B, 3 * H), dtype=dt)
-        self._rec_rz, self._rec_n = self._rec[:, :H2], self._rec[:, H2:]
+        self._rec_r, self._rec_z, self._rec_n = (self._rec[:, k * H : (k + 1) * H] for k in range(3))
         self._tmp = np.empty((B, H), dtype=dt)
 
     def step(self, s: int) -> None:
         hs = self.states[0]
-        if s % self._proj_block == 0:  # the input projection of this block of steps
+        if s % self._proj_block == 0:  # the input projection of this block of steps, gate by gate
             rows = slice(s, s + self._proj_block)
-            matmul(self._x1[rows], self._w1, out=self._gates[rows])
+            for k in range(3):
+                matmul(self._x1[rows], self._w1[k], out=self._gates[k, rows])
         h = hs[s]
         np.matmul(h, self._w_hh_t, out=self._rec)  # [h W_hr^T / 2, h W_hz^T / 2, h W_hn^T] (C-ordered: never sgemv_t)
-        rz = self._rz[s]
-        rz += self._rec_rz
-        np.tanh(rz, out=rz)
-        rz *= 0.5
-        rz += 0.5  # r, z = sigmoid(.) = (1 + tanh(./2)) / 2
-        q = self._q[s]
+        r, z, n, q = self._r[s], self._z[s], self._n[s], self._q[s]
+        r += self._rec_r
+        np.tanh(r, out=r)
+        r *= 0.5
+        r += 0.5  # r = sigmoid(.) = (1 + tanh(./2)) / 2
+        z += self._rec_z
+        np.tanh(z, out=z)
+        z *= 0.5
+        z += 0.5  # z = sigmoid(.), the same way
         if self._b_hn is None:
             np.copyto(q, self._rec_n)
         else:
             np.add(self._rec_n, self._b_hn, out=q)  # q = h W_hn^T + b_hn
-        n = self._n[s]
-        np.multiply(self._r[s], q, out=self._tmp)
+        np.multiply(r, q, out=self._tmp)
         n += self._tmp
         np.tanh(n, out=n)  # n = tanh(x W_in^T + b_in + r * q)
-        h_new = hs[s + 1]
-        np.subtract(h, n, out=h_new)
-        h_new *= self._z[s]
-        h_new += n  # h' = n + z * (h - n)
+        tmp = self._tmp  # (h, h' are rows of the layer's output buffer: strided when bidirectional)
+        np.subtract(h, n, out=tmp)
+        tmp *= z
+        np.add(n, tmp, out=hs[s + 1])  # h' = n + z * (h - n)
 
     def end_forward(self) -> None:
-        del self._w_hh_t, self._rec, self._rec_rz, self._rec_n, self._tmp, self._x1, self._w1
+        del self._w_hh_t, self._rec, self._rec_r, self._rec_z, self._rec_n, self._tmp, self._x1, self._w1
 
     def begin_backward(self, w: dict) -> None:
-        gates = self._gates
-        T, B, H3 = gates.shape
-        H = H3 // 3
-        dt = gates.dtype
+        _, T, B, H = self._gates.shape
+        dt = self._gates.dtype
         # The local derivatives (``_local_derivatives``) of one block of steps at a time.
         self._block = block_steps(B * 4 * H)
         K = min(self._block, T)
         self._f = np.empty((K, B, 4 * H), dtype=dt)  # [dq, da_r, da_z, da_n] / dh'
-        self._f4 = self._f.reshape(K, B, 4, H)
+        self._t = np.empty((3, K, B, H), dtype=dt)  # contiguous temporaries of the block
         self._lo = T  # the block in _f starts at step _lo (none yet)
         self._da = np.empty((T, B, 4 * H), dtype=dt)  # [dq, da_r, da_z, da_n] (module docstring)
-        self._da4 = self._da.reshape(T, B, 4, H)
+        self._e = np.empty((B, 4 * H), dtype=dt)  # [dh', dh', dh', dh'] of one step, contiguous
+        self._e4 = self._e.reshape(B, 4, H)
         # W_hh's row blocks in the order n, r, z, matching the recurrent side [dq, da_r, da_z].
         w_hh = w["weight_hh"]
         self._w_hh_nrz = np.concatenate((w_hh[2 * H :], w_hh[: 2 * H]))
@@ -181,30 +190,37 @@ class GRUTape:
 
         f = [r (1-z)(1-n^2), q r(1-r) (1-z)(1-n^2), (h-n) z(1-z), (1-z)(1-n^2)]  (n, B, 4H)
         so that [dq, da_r, da_z, da_n] = dh' * f.
+
+        Computed on contiguous (n, B, H) blocks; each factor's last product writes its
+        column block of f (the only calls through NumPy's slower strided path).
         """
         k = hi - lo
         r, z, n, q = self._r[lo:hi], self._z[lo:hi], self._n[lo:hi], self._q[lo:hi]
         H = r.shape[2]
         f = self._f[:k]
         f_q, f_r, f_z, f_n = (f[..., j * H : (j + 1) * H] for j in range(4))
-        one_minus_z = np.subtract(1, z)
-        np.multiply(n, n, out=f_n)
-        np.subtract(1, f_n, out=f_n)
-        f_n *= one_minus_z  # da_n / dh' = (1 - z)(1 - n^2)
-        np.multiply(f_n, r, out=f_q)  # dq / dh' = r (1 - z)(1 - n^2)
-        np.subtract(1, r, out=f_r)
-        f_r *= q
-        f_r *= f_q  # da_r / dh' = dq / dh' * q (1 - r)  =  da_n / dh' * q r(1 - r)
-        np.subtract(self.states[0][lo:hi], n, out=f_z)  # h entering step s
-        one_minus_z *= z
-        f_z *= one_minus_z  # da_z / dh' = (h - n) z(1 - z)
+        t, u, v = self._t[:, :k]
+        np.subtract(1, z, out=u)  # 1 - z
+        np.multiply(n, n, out=t)
+        np.subtract(1, t, out=t)
+        t *= u  # da_n / dh' = (1 - z)(1 - n^2)
+        np.copyto(f_n, t)
+        t *= r  # dq / dh' = r (1 - z)(1 - n^2)
+        np.copyto(f_q, t)
+        np.subtract(1, r, out=v)
+        v *= q
+        np.multiply(v, t, out=f_r)  # da_r / dh' = dq / dh' * q (1 - r)  =  da_n / dh' * q r(1 - r)
+        u *= z  # z (1 - z)
+        np.subtract(self.states[0][lo:hi], n, out=v)  # h entering step s
+        np.multiply(v, u, out=f_z)  # da_z / dh' = (h - n) z(1 - z)
 
     def backward_step(self, s: int, d: list) -> list:
         if s < self._lo:  # entering a new block (steps are walked backwards): prepare it
             self._lo = max(0, s + 1 - self._block)
             self._local_derivatives(self._lo, s + 1)
         dh = d[0]  # the driver's own array: overwritten below (the protocol allows it)
-        np.multiply(dh[:, None, :], self._f4[s - self._lo], out=self._da4[s])  # [dq, da_r, da_z, da_n]
+        self._e4[...] = dh[:, None, :]  # dh' in each of the four column blocks (why: LSTMTape.begin_backward)
+        np.multiply(self._e, self._f[s - self._lo], out=self._da[s])  # [dq, da_r, da_z, da_n] = dh' * f
         np.multiply(dh, self._z[s], out=self._tmp)  # the direct path h' = ... + z * h
         H3 = self._w_hh_nrz.shape[0]
         matmul(self._da[s, :, :H3], self._w_hh_nrz, out=dh)  # [dq, da_r, da_z] [W_hn; W_hr; W_hz]
@@ -216,7 +232,7 @@ class GRUTape:
         batch) rows: dW_ih = dax^T xs, dW_hh = dah^T h_prev, db_ih = sum dax, db_hh = sum dah,
         dxs = dax W_ih, one product each."""
         da, w, hs = self._da, self._w, self.states[0]
-        del self._f, self._f4, self._da, self._da4, self._w_hh_nrz, self._w, self._tmp
+        del self._f, self._t, self._da, self._e, self._e4, self._w_hh_nrz, self._w, self._tmp
         T, B, H4 = da.shape
         H = H4 // 4
         da2 = da.reshape(T * B, H4)

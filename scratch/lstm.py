@@ -130,7 +130,11 @@ class LSTMTape:
         # Forward-only: (W_hh * scale)^T, contiguous (R, 4H); W_hr^T; step buffers.
         self._w_hh_t = np.multiply(w["weight_hh"].T, scale, out=np.empty((R, 4 * H), dtype=dt))
         self._w_hr_t = np.ascontiguousarray(w["weight_hr"].T) if self._proj else None
-        self._scale, self._shift = scale, shift
+        # scale and shift repeated over the B rows: a step's ``a *= scale`` is then a product of
+        # two contiguous (B, 4H) arrays, which NumPy runs as one flat loop; broadcasting a
+        # (4H,) row over B rows takes its general iterator (measured 2-4x slower per call).
+        self._scale = np.broadcast_to(scale, (B, 4 * H)).copy()
+        self._shift = np.broadcast_to(shift, (B, 4 * H)).copy()
         self._rec = np.empty((B, 4 * H), dtype=dt)
         self._ig = np.empty((B, H), dtype=dt)
 
@@ -158,7 +162,7 @@ class LSTMTape:
             np.multiply(self._o[s], tc, out=hs[s + 1])
 
     def end_forward(self) -> None:
-        del self._w_hh_t, self._w_hr_t, self._rec, self._ig, self._x1, self._w1
+        del self._w_hh_t, self._w_hr_t, self._rec, self._ig, self._x1, self._w1, self._scale, self._shift
 
     def begin_backward(self, w: dict) -> None:
         gates = self._gates
@@ -168,18 +172,21 @@ class LSTMTape:
         self._block = block_steps(B * H4)
         K = min(self._block, T)
         self._m = np.empty((K, B, H4), dtype=gates.dtype)
-        self._m3 = self._m.reshape(K, B, 4, H)[:, :, :3]  # the factors of dc: i, f, g
-        self._m_o = self._m[..., 3 * H :]  # the factor of dhf: o
         self._k = np.empty((K, B, H), dtype=gates.dtype)
         self._lo = T  # the block in _m, _k starts at step _lo (none yet)
         self._da = np.empty_like(gates)
-        self._da3 = self._da.reshape(T, B, 4, H)[:, :, :3]
-        self._da_o = self._da[..., 3 * H :]
         self._dh = np.empty((T,) + self.states[0].shape[1:], dtype=gates.dtype) if self._proj else None
         self._w_hh = w["weight_hh"]
         self._w_hr = w.get("weight_hr")
         self._w = w
         self._tmp = np.empty((B, H), dtype=gates.dtype)
+        # [dc, dc, dc, dhf] of one step, contiguous (B, 4H), so that da = [dc, dc, dc, dhf] * m
+        # is one flat product of two contiguous arrays: copying dc into three column blocks
+        # and multiplying, measured 1.7x faster than the broadcast product dc[:, None, :] * m3,
+        # which NumPy runs through its general iterator.
+        self._e = np.empty((B, H4), dtype=gates.dtype)
+        self._e3 = self._e.reshape(B, 4, H)[:, :3]
+        self._e_o = self._e[:, 3 * H :]
 
     def _local_derivatives(self, lo: int, hi: int) -> None:
         """The factors of the backward's products for steps lo .. hi-1 (module docstring):
@@ -220,8 +227,9 @@ class LSTMTape:
             dhf = dh
         np.multiply(dhf, self._k[j], out=self._tmp)
         dc += self._tmp  # dc = dc' + dhf * o * (1 - tanh(c')^2)
-        np.multiply(dc[:, None, :], self._m3[j], out=self._da3[s])  # da_i, da_f, da_g
-        np.multiply(dhf, self._m_o[j], out=self._da_o[s])  # da_o
+        self._e3[...] = dc[:, None, :]
+        self._e_o[...] = dhf
+        np.multiply(self._e, self._m[j], out=self._da[s])  # [da_i, da_f, da_g, da_o] = [dc, dc, dc, dhf] * m
         matmul(self._da[s], self._w_hh, out=dh)  # dh_prev = da W_hh (dh and dhf are used up)
         dc *= self._f[s]  # dc_prev = dc * f
         return [dh, dc]
@@ -230,7 +238,7 @@ class LSTMTape:
         """dW_ih = da^T xs, dW_hh = da^T h_prev, db_ih = db_hh = sum da, dW_hr = dh^T hf,
         dxs = da W_ih: one product each over all stacked (time, batch) rows."""
         da, dh, w, hs = self._da, self._dh, self._w, self.states[0]
-        del self._m, self._m3, self._m_o, self._k, self._da, self._da3, self._da_o, self._dh, self._w
+        del self._m, self._k, self._da, self._dh, self._w, self._e, self._e3, self._e_o
         del self._w_hh, self._w_hr, self._tmp
         T, B, H4 = da.shape
         R = hs.shape[2]

@@ -93,6 +93,10 @@ def test_activation_formula_and_gemm_floor():
     run, shapes = bench.gemm_floor("lstm", T, B, 2, H, 2, True, np.float32, bias=True)
     run()
     assert (2, T * B, 3, 4 * H) in shapes and (2, T * B, 2, 4 * H) not in shapes
+    # The GRU projects gate by gate, each product into its own gate block (scratch.gru.GRUTape).
+    run, shapes = bench.gemm_floor("gru", T, B, 2, H, 1, True, np.float32, bias=True)
+    run()
+    assert (2 * 3, T * B, 3, H) in shapes and (2, T * B, 3, 3 * H) not in shapes
     # With threads, scratch runs each direction's blocks of batch rows as units side by side
     # (scratch.parallel): the floor replays the units' products, on their rows.
     from rnn_parity.scratch import parallel

@@ -477,7 +477,8 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
     ``xs @ W_ih.T`` as one (T*B, I_k) x (I_k, G*H) GEMM (with ``bias``, (T*B, I_k+1) x
     (I_k+1, G*H): scratch adds the bias inside the product, see scratch.linalg.affine; the
     gated cells do it a block of K steps at a time, K = scratch.driver.block_steps(B*G*H),
-    as (K*B, I_k+1) x (I_k+1, G*H) products, and so does the floor); T
+    as (K*B, I_k+1) x (I_k+1, G*H) products, and the GRU as one (K*B, I_k+1) x (I_k+1, H)
+    product per gate, each into its own gate block (scratch.gru.GRUTape); so does the floor); T
     recurrent products ``h_s @ W_hh^T`` (B, H) x (H, G*H) with a contiguous W_hh^T into a
     preallocated buffer; T carried products ``da_s @ W_hh`` (B, G*H) x (G*H, H); the
     stacked ``da^T xs``, ``da^T h_prev`` and ``da @ W_ih``. G = 1, 4, 3 (RNN, LSTM, GRU).
@@ -516,12 +517,15 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
                     xs_in = xs.reshape(T * Bu, n_in)
                     w_in = w_ih.T if G == 1 else np.ascontiguousarray(w_ih.T)
                 K = T if G == 1 else min(T, block_steps(Bu * GH))  # scratch's projection block (steps)
+                # The projection's weight and output per gate block: the GRU's gate by gate.
+                parts = G if family == "gru" else 1
+                w_in = [w_in] if parts == 1 else [np.ascontiguousarray(w_in[:, k * H : (k + 1) * H]) for k in range(parts)]
                 units.append((xs, xs_in, w_ih, w_in, w_hh, np.ascontiguousarray(w_hh.T), hs, da,
-                              np.empty((Bu, GH), dtype=dtype), K, np.empty((T * Bu, GH), dtype=dtype)))
+                              np.empty((Bu, GH), dtype=dtype), K, np.empty((parts, T * Bu, GH // parts), dtype=dtype)))
                 full, rest = divmod(T, K)
-                layer_shapes.append((full, K * Bu, xs_in.shape[1], GH))
+                layer_shapes.append((full * parts, K * Bu, xs_in.shape[1], GH // parts))
                 if rest:
-                    layer_shapes.append((1, rest * Bu, xs_in.shape[1], GH))
+                    layer_shapes.append((parts, rest * Bu, xs_in.shape[1], GH // parts))
                 layer_shapes += [(T, Bu, H, GH), (T, Bu, GH, H), (1, GH, T * Bu, n_in), (1, GH, T * Bu, H),
                                  (1, T * Bu, GH, n_in)]
         layers.append(units)
@@ -532,11 +536,12 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
         GH = w_hh.shape[0]
         da2, xs2, hp2 = da.reshape(T_ * B_, GH), xs.reshape(T_ * B_, n_in), hs[:-1].reshape(T_ * B_, -1)
         rows = K * B_
-        if K == T_:  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
-            xs_in @ w_in
-        else:  # the gated cells' projection, one block of K steps at a time into the gates buffer
+        if K == T_ and len(w_in) == 1:  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
+            xs_in @ w_in[0]
+        else:  # the gated cells' projection, one block of K steps (and gate block) at a time
             for lo in range(0, T_ * B_, rows):
-                np.matmul(xs_in[lo : lo + rows], w_in, out=proj[lo : lo + rows])
+                for w_k, proj_k in zip(w_in, proj):
+                    np.matmul(xs_in[lo : lo + rows], w_k, out=proj_k[lo : lo + rows])
         for s in range(T_):
             np.matmul(hs[s], w_hh_t, out=rec)
         for s in range(T_ - 1, -1, -1):
