@@ -11,7 +11,7 @@ order r, z, n along the 3H axis of W_ih (3H, I), W_hh (3H, H), b_ih and b_hh (3H
 
 Unlike the Elman and LSTM cells, the recurrent projection of the n gate is not simply
 added to the input projection: r multiplies it, bias included. So b_hr and b_hz join
-the input side (one GEMM for all T steps) while h W_hh^T + [0, 0, b_hn] is formed per step.
+the input side (GEMMs over blocks of steps) while h W_hh^T + [0, 0, b_hn] is formed per step.
 
 Backward, given dh' (total gradient reaching h', B x H)::
 
@@ -25,8 +25,9 @@ Backward, given dh' (total gradient reaching h', B x H)::
 
 Every one of these is dh' times a factor that depends only on the forward pass, so the
 backward computes the factors for a block of steps at once (``GRUTape._local_derivatives``,
-blocks sized by ``driver.block_steps``) and the loop is one broadcast product, one GEMM
-and the z path per step. The input side's gradient [da_r, da_z, da_n] and the recurrent
+blocks sized by ``driver.block_steps``) and the loop is, per step, one product dh' * f
+(dh' first copied into each of f's four column blocks, so that the product is flat: see
+``GRUTape``), one GEMM and the z path. The input side's gradient [da_r, da_z, da_n] and the recurrent
 side's [da_r, da_z, dq] share da_r and da_z, so both live in one buffer
 [dq, da_r, da_z, da_n] (T, B, 4H): the input side is its last 3H columns (torch's order),
 the recurrent side its first 3H, whose order n, r, z is matched by taking W_hh's row
@@ -118,7 +119,9 @@ class GRUTape:
             bias = w["bias_ih"].copy()
             bias[:H2] += w["bias_hh"][:H2]
             bias *= scale
-            self._b_hn = w["bias_hh"][H2:]
+            # b_hn repeated over the B rows, so that q = h W_hn^T + b_hn adds no broadcast row
+            # (why: LSTMTape.__init__'s scale and shift)
+            self._b_hn = np.broadcast_to(w["bias_hh"][H2:], (B, H)).copy()
         self._x1, w1 = affine_operands(xs, np.multiply(w["weight_ih"].T, scale), bias)
         self._w1 = [np.ascontiguousarray(w1[:, k * H : (k + 1) * H]) for k in range(3)]
         self._proj_block = block_steps(B * 3 * H)
@@ -138,9 +141,11 @@ class GRUTape:
     def step(self, s: int) -> None:
         hs = self.states[0]
         if s % self._proj_block == 0:  # the input projection of this block of steps, gate by gate
-            rows = slice(s, s + self._proj_block)
+            # One contiguous copy of the block's inputs if they are a view (no bias: the
+            # reverse direction's x[::-1], a unit's rows), not one per gate's product.
+            x1 = np.ascontiguousarray(self._x1[s : s + self._proj_block])
             for k in range(3):
-                matmul(self._x1[rows], self._w1[k], out=self._gates[k, rows])
+                matmul(x1, self._w1[k], out=self._gates[k, s : s + self._proj_block])
         h = hs[s]
         np.matmul(h, self._w_hh_t, out=self._rec)  # [h W_hr^T / 2, h W_hz^T / 2, h W_hn^T] (C-ordered: never sgemv_t)
         r, z, n, q = self._r[s], self._z[s], self._n[s], self._q[s]
@@ -165,7 +170,7 @@ class GRUTape:
         np.add(n, tmp, out=hs[s + 1])  # h' = n + z * (h - n)
 
     def end_forward(self) -> None:
-        del self._w_hh_t, self._rec, self._rec_r, self._rec_z, self._rec_n, self._tmp, self._x1, self._w1
+        del self._w_hh_t, self._rec, self._rec_r, self._rec_z, self._rec_n, self._tmp, self._x1, self._w1, self._b_hn
 
     def begin_backward(self, w: dict) -> None:
         _, T, B, H = self._gates.shape
@@ -191,8 +196,10 @@ class GRUTape:
         f = [r (1-z)(1-n^2), q r(1-r) (1-z)(1-n^2), (h-n) z(1-z), (1-z)(1-n^2)]  (n, B, 4H)
         so that [dq, da_r, da_z, da_n] = dh' * f.
 
-        Computed on contiguous (n, B, H) blocks; each factor's last product writes its
-        column block of f (the only calls through NumPy's slower strided path).
+        Computed on contiguous (n, B, H) blocks of r, z, n, q; each factor reaches its
+        column block of f in one call (a copy for da_n and dq, the last product for da_r
+        and da_z). Those four calls, and ``h - n`` when the layer is bidirectional (h is
+        then a column slice of the layer's output), take NumPy's slower strided path.
         """
         k = hi - lo
         r, z, n, q = self._r[lo:hi], self._z[lo:hi], self._n[lo:hi], self._q[lo:hi]

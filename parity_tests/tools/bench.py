@@ -508,14 +508,15 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
                 da = rng.standard_normal((T, Bu, GH)).astype(dtype)
                 # The input projection's operands as scratch passes them (scratch.linalg.affine):
                 # with a bias, [xs, 1] (T*B, I_k+1) and a C-ordered [W_ih^T; b] (I_k+1, G*H);
-                # without, xs and W_ih^T (a transposed view for the RNN, a C-ordered copy for
-                # the gated cells).
+                # without, xs and W_ih^T in a transposed view's (column-major) layout, which is
+                # what the RNN passes and what the gated cells' W_ih^T * scale comes out as
+                # (the GRU then copies each gate's columns, below).
                 if bias:
                     xs_in = np.concatenate((xs.reshape(T * Bu, n_in), np.ones((T * Bu, 1), dtype=dtype)), axis=1)
                     w_in = rng.standard_normal((n_in + 1, GH)).astype(dtype)
                 else:
                     xs_in = xs.reshape(T * Bu, n_in)
-                    w_in = w_ih.T if G == 1 else np.ascontiguousarray(w_ih.T)
+                    w_in = w_ih.T
                 K = T if G == 1 else min(T, block_steps(Bu * GH))  # scratch's projection block (steps)
                 # The projection's weight and output per gate block: the GRU's gate by gate.
                 parts = G if family == "gru" else 1
