@@ -185,7 +185,10 @@ def _direction_backward(tape, w, dys, d_last, x, reverse, order=None, mask=None,
     tau steps).
     """
     T, B, _ = dys.shape
-    dys_p = _gather(dys, order, reverse)
+    # One contiguous copy, in processing order, of this direction's output gradients: they
+    # are a column slice of the layer's (and reversed for the reverse direction), and the
+    # per-step ``d[0] += dys_p[s]`` below is then a flat add instead of a strided one.
+    dys_p = np.ascontiguousarray(_gather(dys, order, reverse))
     tape.begin_backward(w)
     d = [g.copy() for g in d_last]  # never write into the caller's d_h_n
     step = tape.backward_step
