@@ -149,14 +149,11 @@ class GRUTape:
         h = hs[s]
         np.matmul(h, self._w_hh_t, out=self._rec)  # [h W_hr^T / 2, h W_hz^T / 2, h W_hn^T] (C-ordered: never sgemv_t)
         r, z, n, q = self._r[s], self._z[s], self._n[s], self._q[s]
-        r += self._rec_r
-        np.tanh(r, out=r)
-        r *= 0.5
-        r += 0.5  # r = sigmoid(.) = (1 + tanh(./2)) / 2
-        z += self._rec_z
-        np.tanh(z, out=z)
-        z *= 0.5
-        z += 0.5  # z = sigmoid(.), the same way
+        for gate, rec in ((r, self._rec_r), (z, self._rec_z)):
+            gate += rec
+            np.tanh(gate, out=gate)
+            gate *= 0.5
+            gate += 0.5  # r, z = sigmoid(.) = (1 + tanh(./2)) / 2
         if self._b_hn is None:
             np.copyto(q, self._rec_n)
         else:
