@@ -36,10 +36,12 @@ plus what is the same for every cell: the reverse direction's order, variable ``
   initial state and ``states[k][s+1]`` the state after step s;
 * ``step(s)``: the recurrent update, writing ``states[k][s+1]`` from ``states[k][s]``;
 * ``end_forward()``: drop what only the forward loop needed (the cache is what is left);
-* ``begin_backward(w)``, ``backward_step(s, d) -> d_prev`` (``d``: a list with
+* ``begin_backward(w, reverse=False)``, ``backward_step(s, d) -> d_prev`` (``d``: a list with
   dL/d(states[k][s+1]) per state, total for step s; the tape may write into it; returns
   dL/d(states[k][s]) through this step only, as a list), ``weight_grads(xs) -> (dx (T, B, I) in
-  processing order, {suffix-free name: gradient})``.
+  processing order, {suffix-free name: gradient})``. ``reverse``: the direction reads
+  x[::-1] and its states are a reversed view of the layer's buffer, so the tape keeps its
+  per-step gradients in time order too (``step_buffer``, ``time_ordered``).
 
 Everything is time-major (T, B, ...); batch_first and unbatched input are the class
 shells' business (``scratch.modules``). Nothing here up- or down-casts.
@@ -59,6 +61,8 @@ __all__ = [
     "Cache",
     "param_shapes",
     "block_steps",
+    "step_buffer",
+    "time_ordered",
     "forward",
     "backward",
     "step_forward",
@@ -111,6 +115,33 @@ def block_steps(row_values: int) -> int:
     fixed cost T times. A block of steps is both: few calls, cached data.
     """
     return max(1, BLOCK_VALUES // max(1, row_values))
+
+
+def step_buffer(shape, dtype, reverse: bool = False) -> np.ndarray:
+    """An empty (T, ...) buffer whose row s is written at processing step s: a tape's gate
+    gradients da, which ``weight_grads`` multiplies over all (t, b) rows at once.
+
+    For the reverse direction (``reverse``) it is a reversed view of a buffer laid out in
+    TIME order: row s sits at time T-1-s. Why: the products dW_ih = da^T xs and
+    dW_hh = da^T h_prev sum over rows, so any order does if all three operands share it;
+    in processing order the reverse direction's xs = x[::-1] and h_prev (a reversed view of
+    the layer's buffer) cannot be viewed as 2-D (T*B, n) matrices, and each product copied
+    them (3 MB a layer at ``rnn-parity bench``'s deep size). In time order
+    (``time_ordered``) x and the layer's buffer are multiplied as they lie, and dx comes
+    out in time order: the driver's ``dx[::-1]`` is then contiguous again.
+    """
+    buf = np.empty(shape, dtype=dtype)
+    return buf[::-1] if reverse else buf
+
+
+def time_ordered(reverse: bool, da: np.ndarray, xs: np.ndarray, h_prev: np.ndarray):
+    """The operands of ``weight_grads``' products, (da, xs, h_prev), all in one order: time
+    order for the reverse direction, whose ``da`` is a reversed ``step_buffer`` (all three
+    flipped back: views, no copy; the caller then returns its dx as ``dx[::-1]``, processing
+    order, as the protocol says), else as given."""
+    if reverse:
+        return da[::-1], xs[::-1], h_prev[::-1]
+    return da, xs, h_prev
 
 
 def _direction_params(cell, params, layer, sfx) -> dict:
@@ -189,7 +220,7 @@ def _direction_backward(tape, w, dys, d_last, x, reverse, order=None, mask=None,
     # are a column slice of the layer's (and reversed for the reverse direction), and the
     # per-step ``d[0] += dys_p[s]`` below is then a flat add instead of a strided one.
     dys_p = np.ascontiguousarray(_gather(dys, order, reverse))
-    tape.begin_backward(w)
+    tape.begin_backward(w, reverse=reverse and order is None)
     d = [g.copy() for g in d_last]  # never write into the caller's d_h_n
     step = tape.backward_step
     for s in range(T - 1, -1, -1):

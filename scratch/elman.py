@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from .driver import StackShape, block_steps
+from .driver import StackShape, block_steps, step_buffer, time_ordered
 from .linalg import affine, matmul
 
 __all__ = ["RNNSpec", "NONLINEARITIES", "Elman", "cell_forward", "cell_backward"]
@@ -173,11 +173,12 @@ class ElmanTape:
     def end_forward(self) -> None:
         del self._a_in, self._w_hh_t, self._rec
 
-    def begin_backward(self, w: dict) -> None:
+    def begin_backward(self, w: dict, reverse: bool = False) -> None:
         hs = self._hs
         T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         self._w, self._w_hh = w, w["weight_hh"]
-        self._da = np.empty((T, B, H), dtype=hs.dtype)
+        self._reverse = reverse
+        self._da = step_buffer((T, B, H), hs.dtype, reverse)  # time order when reverse (why: there)
         # phi'(a_s) for a block of steps at a time (driver.block_steps: few calls, cached data).
         self._block = block_steps(B * H)
         self._lo = T  # the block in _dphi_block starts at step _lo (none yet)
@@ -197,16 +198,19 @@ class ElmanTape:
     def weight_grads(self, xs: np.ndarray):
         """One product over all stacked (time, batch) rows instead of T:
         dW_ih = da^T xs,  dW_hh = da^T h_prev,  db_ih = db_hh = sum da,  dxs = da W_ih."""
-        da, w, hs = self._da, self._w, self._hs
+        w = self._w
+        # h_{s-1} pairs with da_s; all three in time order for the reverse direction (no copies)
+        da, xs, h_prev = time_ordered(self._reverse, self._da, xs, self._hs[:-1])
         del self._da, self._w, self._w_hh, self._dphi_block
         T, B, H = da.shape
         da2 = da.reshape(T * B, H)
         grads = {
             "weight_ih": da2.T @ xs.reshape(T * B, -1),
-            "weight_hh": da2.T @ hs[:-1].reshape(T * B, H),  # h_{s-1} pairs with da_s
+            "weight_hh": da2.T @ h_prev.reshape(T * B, H),
         }
         if "bias_ih" in w:
             db = da2.sum(axis=0)
             grads["bias_ih"] = db
             grads["bias_hh"] = db.copy()  # a_t = ... + b_ih + b_hh
-        return matmul(da, w["weight_ih"]), grads
+        dx = matmul(da, w["weight_ih"])
+        return (dx[::-1] if self._reverse else dx), grads

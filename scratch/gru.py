@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .driver import StackShape, block_steps
+from .driver import StackShape, block_steps, step_buffer, time_ordered
 from .linalg import affine_operands, matmul
 
 __all__ = ["GRUSpec", "GRU"]
@@ -132,10 +132,17 @@ class GRUTape:
         hs[0] = init[0]
         self.states = (hs,)
         self._q = np.empty((T, B, H), dtype=dt)
-        # Forward-only: (W_hh * [1/2, 1/2, 1])^T, contiguous (H, 3H); step buffers.
-        self._w_hh_t = np.multiply(w["weight_hh"].T, scale, out=np.empty((H, 3 * H), dtype=dt))
-        self._rec = np.empty((B, 3 * H), dtype=dt)
-        self._rec_r, self._rec_z, self._rec_n = (self._rec[:, k * H : (k + 1) * H] for k in range(3))
+        # Forward-only: (W_hh * [1/2, 1/2, 1])^T gate by gate, a contiguous (3, H, H) stack
+        # (W_g[k] = (W_h{r,z,n} * scale)^T), and the gate-major (3, B, H) buffer that the one
+        # stacked product h W_g writes: [h W_hr^T / 2, h W_hz^T / 2, h W_hn^T], each gate a
+        # contiguous (B, H) block. Why not one (B, H) x (H, 3H) product into a (B, 3H) row:
+        # its gates would be column slices (NumPy's slow strided path, three calls a step), and
+        # OpenBLAS runs the three (B, H) x (H, H) products faster than the wide one at B = 32,
+        # H = 128 (29 against 36 us, measured; equal at B = 64, H = 256).
+        self._w_hh_g = np.multiply(w["weight_hh"].reshape(3, H, H).transpose(0, 2, 1), scale.reshape(3, 1, H),
+                                   out=np.empty((3, H, H), dtype=dt))
+        self._rec = np.empty((3, B, H), dtype=dt)
+        self._rec_r, self._rec_z, self._rec_n = self._rec
         self._tmp = np.empty((B, H), dtype=dt)
 
     def step(self, s: int) -> None:
@@ -147,7 +154,7 @@ class GRUTape:
             for k in range(3):
                 matmul(x1, self._w1[k], out=self._gates[k, s : s + self._proj_block])
         h = hs[s]
-        np.matmul(h, self._w_hh_t, out=self._rec)  # [h W_hr^T / 2, h W_hz^T / 2, h W_hn^T] (C-ordered: never sgemv_t)
+        np.matmul(h, self._w_hh_g, out=self._rec)  # [h W_hr^T / 2, h W_hz^T / 2, h W_hn^T] (C-ordered: never sgemv_t)
         r, z, n, q = self._r[s], self._z[s], self._n[s], self._q[s]
         for gate, rec in ((r, self._rec_r), (z, self._rec_z)):
             gate += rec
@@ -167,9 +174,9 @@ class GRUTape:
         np.add(n, tmp, out=hs[s + 1])  # h' = n + z * (h - n)
 
     def end_forward(self) -> None:
-        del self._w_hh_t, self._rec, self._rec_r, self._rec_z, self._rec_n, self._tmp, self._x1, self._w1, self._b_hn
+        del self._w_hh_g, self._rec, self._rec_r, self._rec_z, self._rec_n, self._tmp, self._x1, self._w1, self._b_hn
 
-    def begin_backward(self, w: dict) -> None:
+    def begin_backward(self, w: dict, reverse: bool = False) -> None:
         _, T, B, H = self._gates.shape
         dt = self._gates.dtype
         # The local derivatives (``_local_derivatives``) of one block of steps at a time.
@@ -178,7 +185,9 @@ class GRUTape:
         self._f = np.empty((K, B, 4 * H), dtype=dt)  # [dq, da_r, da_z, da_n] / dh'
         self._t = np.empty((3, K, B, H), dtype=dt)  # contiguous temporaries of the block
         self._lo = T  # the block in _f starts at step _lo (none yet)
-        self._da = np.empty((T, B, 4 * H), dtype=dt)  # [dq, da_r, da_z, da_n] (module docstring)
+        self._reverse = reverse
+        # [dq, da_r, da_z, da_n] (module docstring); time order when reverse (why: driver.step_buffer)
+        self._da = step_buffer((T, B, 4 * H), dt, reverse)
         self._e = np.empty((B, 4 * H), dtype=dt)  # [dh', dh', dh', dh'] of one step, contiguous
         self._e4 = self._e.reshape(B, 4, H)
         # W_hh's row blocks in the order n, r, z, matching the recurrent side [dq, da_r, da_z].
@@ -235,7 +244,9 @@ class GRUTape:
         """With dax = [da_r, da_z, da_n] and dah = [da_r, da_z, dq] over all stacked (time,
         batch) rows: dW_ih = dax^T xs, dW_hh = dah^T h_prev, db_ih = sum dax, db_hh = sum dah,
         dxs = dax W_ih, one product each."""
-        da, w, hs = self._da, self._w, self.states[0]
+        w = self._w
+        # h entering step s pairs with da_s; all three in time order for the reverse direction
+        da, xs, h_prev = time_ordered(self._reverse, self._da, xs, self.states[0][:-1])
         del self._f, self._t, self._da, self._e, self._e4, self._w_hh_nrz, self._w, self._tmp
         T, B, H4 = da.shape
         H = H4 // 4
@@ -247,10 +258,11 @@ class GRUTape:
 
         grads = {
             "weight_ih": dax.T @ xs.reshape(T * B, -1),
-            "weight_hh": torch_order(dah_nrz.T @ hs[:-1].reshape(T * B, H)),  # h entering step s pairs with da_s
+            "weight_hh": torch_order(dah_nrz.T @ h_prev.reshape(T * B, H)),
         }
         if "bias_ih" in w:
             db = da2.sum(axis=0)  # [sum dq, sum da_r, sum da_z, sum da_n]: one pass for both biases
             grads["bias_ih"] = db[H:].copy()
             grads["bias_hh"] = torch_order(db[: 3 * H])
-        return matmul(da[..., H:], w["weight_ih"]), grads
+        dx = matmul(da[..., H:], w["weight_ih"])
+        return (dx[::-1] if self._reverse else dx), grads

@@ -97,6 +97,8 @@ def test_activation_formula_and_gemm_floor():
     run, shapes = bench.gemm_floor("gru", T, B, 2, H, 1, True, np.float32, bias=True)
     run()
     assert (2 * 3, T * B, 3, H) in shapes and (2, T * B, 3, 3 * H) not in shapes
+    # ... and its recurrent product is one stacked (B, H) x (3, H, H) product a step.
+    assert (2 * 3 * T, B, H, H) in shapes and (2 * T, B, H, 3 * H) not in shapes
     # With threads, scratch runs each direction's blocks of batch rows as units side by side
     # (scratch.parallel): the floor replays the units' products, on their rows.
     from rnn_parity.scratch import parallel

@@ -480,7 +480,8 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
     as (K*B, I_k+1) x (I_k+1, G*H) products, and the GRU as one (K*B, I_k+1) x (I_k+1, H)
     product per gate, each into its own gate block (scratch.gru.GRUTape); so does the floor); T
     recurrent products ``h_s @ W_hh^T`` (B, H) x (H, G*H) with a contiguous W_hh^T into a
-    preallocated buffer; T carried products ``da_s @ W_hh`` (B, G*H) x (G*H, H); the
+    preallocated buffer (the GRU: one stacked product (B, H) x (3, H, H), gate by gate, into a
+    gate-major (3, B, H) buffer, as scratch.gru.GRUTape does); T carried products ``da_s @ W_hh`` (B, G*H) x (G*H, H); the
     stacked ``da^T xs``, ``da^T h_prev`` and ``da @ W_ih``. G = 1, 4, 3 (RNN, LSTM, GRU).
 
     With more than one thread, scratch runs a layer's directions and blocks of batch rows as
@@ -521,18 +522,24 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
                 # The projection's weight and output per gate block: the GRU's gate by gate.
                 parts = G if family == "gru" else 1
                 w_in = [w_in] if parts == 1 else [np.ascontiguousarray(w_in[:, k * H : (k + 1) * H]) for k in range(parts)]
-                units.append((xs, xs_in, w_ih, w_in, w_hh, np.ascontiguousarray(w_hh.T), hs, da,
-                              np.empty((Bu, GH), dtype=dtype), K, np.empty((parts, T * Bu, GH // parts), dtype=dtype)))
+                # The recurrent product's weight and output: the GRU's stacked gate by gate.
+                if parts == 1:
+                    w_rec, rec = np.ascontiguousarray(w_hh.T), np.empty((Bu, GH), dtype=dtype)
+                else:
+                    w_rec = np.ascontiguousarray(w_hh.reshape(parts, H, H).transpose(0, 2, 1))
+                    rec = np.empty((parts, Bu, H), dtype=dtype)
+                units.append((xs, xs_in, w_ih, w_in, w_hh, w_rec, hs, da,
+                              rec, K, np.empty((parts, T * Bu, GH // parts), dtype=dtype)))
                 full, rest = divmod(T, K)
                 layer_shapes.append((full * parts, K * Bu, xs_in.shape[1], GH // parts))
                 if rest:
                     layer_shapes.append((parts, rest * Bu, xs_in.shape[1], GH // parts))
-                layer_shapes += [(T, Bu, H, GH), (T, Bu, GH, H), (1, GH, T * Bu, n_in), (1, GH, T * Bu, H),
+                layer_shapes += [(T * parts, Bu, H, GH // parts), (T, Bu, GH, H), (1, GH, T * Bu, n_in), (1, GH, T * Bu, H),
                                  (1, T * Bu, GH, n_in)]
         layers.append(units)
         shapes += _merge_shapes(layer_shapes)
 
-    def unit(xs, xs_in, w_ih, w_in, w_hh, w_hh_t, hs, da, rec, K, proj):
+    def unit(xs, xs_in, w_ih, w_in, w_hh, w_rec, hs, da, rec, K, proj):
         T_, B_, n_in = xs.shape
         GH = w_hh.shape[0]
         da2, xs2, hp2 = da.reshape(T_ * B_, GH), xs.reshape(T_ * B_, n_in), hs[:-1].reshape(T_ * B_, -1)
@@ -544,7 +551,7 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
                 for w_k, proj_k in zip(w_in, proj):
                     np.matmul(xs_in[lo : lo + rows], w_k, out=proj_k[lo : lo + rows])
         for s in range(T_):
-            np.matmul(hs[s], w_hh_t, out=rec)
+            np.matmul(hs[s], w_rec, out=rec)
         for s in range(T_ - 1, -1, -1):
             da[s] @ w_hh
         da2.T @ xs2
