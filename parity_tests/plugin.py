@@ -129,6 +129,17 @@ def _activate(config):
     config.stash[ACTIVE] = True
 
 
+def pytest_ignore_collect(collection_path, config):
+    """With ``--parity-only`` or any plug-in option, the harness's tests of itself
+    (``parity_tests/meta_tests``) are not even imported: they would be deselected below
+    anyway, and some need extras a user's install may not have (matplotlib for the
+    pictures: a newcomer's ``pytest --pyargs parity_tests --gru-impl ...`` stopped with a
+    collection error in ``meta_tests/test_plots.py``)."""
+    if collection_path == PACKAGE_DIR / "meta_tests" and (config.getoption("--parity-only") or given(_values(config))):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     """With ``--parity-only`` or any plug-in option, keep only the parity rows of those
     families: ``pytest --pyargs parity_tests --rnn-impl mod:Cls`` runs the tests of your class,

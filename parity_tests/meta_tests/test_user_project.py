@@ -126,6 +126,19 @@ def test_pytest_pyargs_from_the_users_folder(user_dir, module, code):
     assert data["schema_version"] == 1 and data["counts"]["failed" if code else "passed"] >= 1
 
 
+def test_pytest_pyargs_without_the_plots_extra(user_dir, tmp_path):
+    """A plain install has no matplotlib (the ``plots`` extra): the parity rows must still run.
+    Here an importable ``matplotlib`` that raises, ahead of the real one on sys.path, stands
+    in for its absence (the harness's picture tests, which import it, are not collected)."""
+    (tmp_path / "matplotlib.py").write_text("raise ModuleNotFoundError(\"No module named 'matplotlib'\")\n")
+    env_path = f"{tmp_path}"
+    proc = _run(["env", f"PYTHONPATH={env_path}", sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                 "--pyargs", "parity_tests", "--rnn-impl", "good_rnn:MyRNN", "-k", "tanh_basic"], user_dir)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and " 1 passed" in out, out
+    assert "matplotlib" not in out, out
+
+
 def test_the_repro_line_works_from_the_users_folder(user_dir):
     proc = _run([str(BIN / "rnn-parity"), "check", "--rnn-impl", "bad_rnn:MyRNN", "--", "-k", "tanh_basic"], user_dir)
     line = next(ln.strip() for ln in proc.stdout.splitlines() if "rnn-parity repro" in ln)
