@@ -427,7 +427,26 @@ def mistakes(kind: str) -> list:
     return (LSTM_MISTAKES if kind == "LSTM" else GRU_MISTAKES) + COMMON_MISTAKES
 
 
-def _gate_order_name(gates: str, order: str, hint: bool) -> tuple:
+def _gate_order_name(gates: str, order: str, hint: bool, declared: str | None = None) -> tuple:
+    """The suspect for an implementation that reads the stacked gate rows it is handed in
+    ``order`` (relative to what it is handed). With ``declared`` (a --gate-order given, in
+    torch's letters) the adapter hands over rows stacked as declared, so the implementation's
+    own order is ``order`` composed with it, and that is what the suspect names: a newcomer
+    whose class stacks torch's i, f, g, o, run with --gate-order ifog, was told the class
+    "reads them as i, f, o, g", their own declaration read back as the bug."""
+    if declared is not None:
+        actual = [""] * len(gates)
+        for k, g in enumerate(gates):  # handed block declared.index(g) holds gate g; it reads it as order[k]
+            actual[declared.index(g)] = order[k]
+        actual = "".join(actual)
+        read = ", ".join(actual)
+        name = f"gate order declared wrong (--gate-order {declared}; it stacks them as {read})"
+        eq = (f"torch stacks the gate rows of W_ih, W_hh, b_ih, b_hh as {', '.join(gates)}; --gate-order {declared} "
+              f"says the implementation stacks them as {', '.join(declared)}, but it reads them as {read} (forward "
+              f"and the gradients it stacks back)")
+        eq += ("; that is torch's own order: leave out --gate-order" if actual == gates else
+               f"; if it stacks its gates that way on purpose, declare --gate-order {actual} instead")
+        return name, eq
     swapped = [g for g, h in zip(gates, order) if g != h]
     read = ", ".join(order)
     if len(swapped) == 2:
@@ -445,6 +464,10 @@ _COMPLEMENT_EQ = ("torch: h' = (1 - z) * n + z * h; the implementation computes 
                   "is torch's 1 - z: Cho et al.'s paper and several course notes write it so)")
 
 
+_DECLARED_COMPLEMENT_EQ = ("--gru-update complement says the implementation computes h' = z * n + (1 - z) * h, "
+                           "but it computes torch's h' = (1 - z) * n + z * h: leave out --gru-update")
+
+
 def mutants(probe) -> list:
     p = _Problem.from_probe(probe)
     out = []
@@ -454,13 +477,18 @@ def mutants(probe) -> list:
     given_complement = bool(getattr(probe.cls, "Learner", None)) and getattr(probe.cls, "gru_update", None) == "complement"
     other_orders = [o for o in ("".join(o) for o in permutations(p.gates)) if o != p.gates]
     for order in other_orders:
-        name, eq = _gate_order_name(p.gates, order, hint=given_order is None)
+        name, eq = _gate_order_name(p.gates, order, hint=given_order is None, declared=given_order)
         out.append((Suspect(name, eq), p.to_contract(_relabeled(p, order))))
     if p.kind == "GRU":
-        eq = _COMPLEMENT_EQ + ("" if given_complement else
-                               "; if it is written that way on purpose, declare it: --gru-update complement")
-        out.append((Suspect("GRU update written the other way (h' = z * n + (1 - z) * h)", eq),
-                    p.to_contract(_relabeled(p, complement=True))))
+        if given_complement:  # the adapter hands over torch's model with z negated: undoing that is torch's update
+            out.append((Suspect("GRU update declared wrong (--gru-update complement; it computes torch's "
+                                "h' = (1 - z) * n + z * h)", _DECLARED_COMPLEMENT_EQ),
+                        p.to_contract(_relabeled(p, complement=True))))
+        else:
+            out.append((Suspect("GRU update written the other way (h' = z * n + (1 - z) * h)",
+                                _COMPLEMENT_EQ + "; if it is written that way on purpose, declare it: "
+                                "--gru-update complement"),
+                        p.to_contract(_relabeled(p, complement=True))))
         if given_complement and given_order is None:
             # --gru-update complement declared, the order not: the adapter negates torch's z rows
             # and hands them over; the implementation reads them in another order and computes

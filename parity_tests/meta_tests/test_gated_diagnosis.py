@@ -237,3 +237,29 @@ def test_half_declared_convention_names_the_missing_option(cls, declared, suspec
     probe = Probe(adapted, run_both(adapted, _case("gru", seed=5)))
     found = suspects(probe)
     assert found and found[0].name.startswith(suspect) and option in found[0].equation, [s.name for s in found]
+
+
+# -- a convention declared that the class does not use ------------------------------------------
+# (a newcomer's torch-order LSTM run with --gate-order ifog was told the class "reads them as
+# i, f, o, g": its own declaration read back as the bug, with no word of the option)
+@pytest.mark.parametrize("cls, family, declared, suspect, option", [
+    (gated.LSTM, "lstm", dict(gate_order="ifog"),
+     "gate order declared wrong (--gate-order ifog; it stacks them as i, f, g, o)", "leave out --gate-order"),
+    (gated.LSTMGatesIFOG, "lstm", dict(gate_order="figo"),
+     "gate order declared wrong (--gate-order figo; it stacks them as i, f, o, g)", "declare --gate-order ifog instead"),
+    (gated.GRUCell, "gru_cell", dict(gate_order="zrn"),
+     "gate order declared wrong (--gate-order zrn; it stacks them as r, z, n)", "leave out --gate-order"),
+    (gated.GRU, "gru", dict(gru_update="complement"),
+     "GRU update declared wrong (--gru-update complement; it computes torch's h' = (1 - z) * n + z * h)",
+     "leave out --gru-update"),
+], ids=["lstm_torch_order_declared_ifog", "lstm_ifog_declared_figo", "gru_cell_torch_order_declared_zrn",
+        "gru_torch_update_declared_complement"])
+def test_a_declared_convention_the_class_does_not_use_is_named_as_the_declaration(cls, family, declared, suspect,
+                                                                                    option):
+    from parity_tests.families.gated_conventions import adapt_gated
+
+    adapted = adapt_gated(cls, family, **declared)
+    with pytest.raises(ParityMismatch):
+        assert_parity(adapted, _case(family, seed=5))
+    found = suspects(Probe(adapted, run_both(adapted, _case(family, seed=5))))
+    assert found and found[0].name == suspect and option in found[0].equation, [(s.name, s.equation) for s in found]
