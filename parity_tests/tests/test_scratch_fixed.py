@@ -98,6 +98,9 @@ FIXED = [
     Fixed("lstm_deep_bidir_float64", "LSTM", _k(**DEEP), seed=14),
     Fixed("lstm_lengths_proj_deep_bidir", "LSTM", _k(proj_size=2, **DEEP), lengths=(3, 1, 4), seed=15),
     Fixed("lstm_truncate_two_layers", "LSTM", _k(num_layers=2), T=5, truncate=2, seed=16),
+    # hidden_size 1 in float32: the projection's products are matrix x column, routed gate by
+    # gate around OpenBLAS's sgemv_t (LSTMTape._project, scratch/linalg)
+    Fixed("lstm_hidden_one_deep_bidir_float32", "LSTM", _k(hidden_size=1, **DEEP), dtype="float32", seed=18),
     # --- GRU ---
     Fixed("gru_basic", "GRU", _k(), seed=21),
     Fixed("gru_deep_bidir_batch_first_no_bias_h0_none", "GRU",
