@@ -198,3 +198,31 @@ class CarriesHiddenState(RNN):
         out, h_n = super().forward(x, h0)
         self._h_n = h_n.copy()
         return out, h_n
+
+
+def _openblas_invalid_flag():
+    """What OpenBLAS 0.3.31's float32 sgemv_t does now and then after a correct product
+    (scratch/linalg.py): NumPy's "invalid value encountered in matmul" warning, values intact."""
+    import warnings
+
+    warnings.warn("invalid value encountered in matmul", RuntimeWarning, stacklevel=2)
+
+
+class SpuriousMatmulWarning(RNN):
+    """Correct, and its forward warns as OpenBLAS's sgemv_t can after a correct float32 product:
+    accepted in float32 (the values are what is judged), a finding in float64, where no
+    kernel of this NumPy warns for a correct product."""
+
+    def forward(self, x, h0=None):
+        _openblas_invalid_flag()
+        return super().forward(x, h0)
+
+
+class InvalidMatmulNaN(RNN):
+    """The same warning from a product that really met an invalid operation: its NaN is reported."""
+
+    def forward(self, x, h0=None):
+        _openblas_invalid_flag()
+        out, h_n = super().forward(x, h0)
+        out[0, 0, 0] = np.nan
+        return out, h_n
