@@ -86,13 +86,15 @@ def test_activation_formula_and_gemm_floor():
     assert bench.activation_values("rnn", T, B, H, 1, False, initial=False) == T * B * H
     run, shapes = bench.gemm_floor("lstm", T, B, 2, H, 2, True, np.float32)
     run()
-    # per layer: input projection, T recurrent, T carried, dW_ih, dW_hh, dx; layer 1 reads D*H
-    assert (2, T * B, 2, 4 * H) in shapes and (2, T * B, 2 * H, 4 * H) in shapes and (2 * T, B, H, 4 * H) in shapes
+    # per layer: input projection, T recurrent, T carried, dW_ih, dW_hh, dx; layer 1 reads D*H.
+    # The LSTM's projection and recurrent products are stacked gate by gate (scratch.lstm).
+    assert (2 * 4 * T, B, 2, H) in shapes and (2 * 4 * T, B, 2 * H, H) in shapes and (2 * 4 * T, B, H, H) in shapes
+    assert (2 * T, B, H, 4 * H) not in shapes and (2, T * B, 2, 4 * H) not in shapes
     # With a bias, scratch's input projection carries it in the GEMM ([x, 1] @ [W^T; b]): the
-    # floor replays that (T*B, I + 1) product instead.
+    # floor replays those products with I + 1 inputs instead.
     run, shapes = bench.gemm_floor("lstm", T, B, 2, H, 2, True, np.float32, bias=True)
     run()
-    assert (2, T * B, 3, 4 * H) in shapes and (2, T * B, 2, 4 * H) not in shapes
+    assert (2 * 4 * T, B, 3, H) in shapes and (2 * 4 * T, B, 2, H) not in shapes
     # The GRU projects gate by gate, each product into its own gate block (scratch.gru.GRUTape).
     run, shapes = bench.gemm_floor("gru", T, B, 2, H, 1, True, np.float32, bias=True)
     run()
@@ -106,7 +108,7 @@ def test_activation_formula_and_gemm_floor():
     with parallel.configured(threads=4, min_values=1):
         run, shapes = bench.gemm_floor("lstm", T, 4, 2, H, 1, True, np.float32)
         run()
-    assert (2 * 2 * T, 2, H, 4 * H) in shapes and (2 * T, 4, H, 4 * H) not in shapes
+    assert (2 * 2 * 4 * T, 2, H, H) in shapes and (2 * 4 * T, 4, H, H) not in shapes
 
 
 # ---------------------------------------------------------------------------------------

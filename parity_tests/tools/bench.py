@@ -478,10 +478,12 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
     (I_k+1, G*H): scratch adds the bias inside the product, see scratch.linalg.affine; the
     gated cells do it a block of K steps at a time, K = scratch.driver.block_steps(B*G*H),
     as (K*B, I_k+1) x (I_k+1, G*H) products, and the GRU as one (K*B, I_k+1) x (I_k+1, H)
-    product per gate, each into its own gate block (scratch.gru.GRUTape); so does the floor); T
-    recurrent products ``h_s @ W_hh^T`` (B, H) x (H, G*H) with a contiguous W_hh^T into a
-    preallocated buffer (the GRU: one stacked product (B, H) x (3, H, H), gate by gate, into a
-    gate-major (3, B, H) buffer, as scratch.gru.GRUTape does); T carried products ``da_s @ W_hh`` (B, G*H) x (G*H, H); the
+    product per gate, each into its own gate block (scratch.gru.GRUTape), and the LSTM as one
+    stacked (K, 1, B, I_k+1) x (4, I_k+1, H) product per block into its gate-major (K, 4, B, H)
+    gates (scratch.lstm.LSTMTape._project); so does the floor); T recurrent products
+    ``h_s @ W_hh^T``: the RNN's (B, H) x (H, H) with a contiguous W_hh^T into a preallocated
+    buffer, the gated cells' one stacked product (B, H) x (G, H, H), gate by gate, into a
+    gate-major (G, B, H) buffer, as their tapes do; T carried products ``da_s @ W_hh`` (B, G*H) x (G*H, H); the
     stacked ``da^T xs``, ``da^T h_prev`` and ``da @ W_ih``. G = 1, 4, 3 (RNN, LSTM, GRU).
 
     With more than one thread, scratch runs a layer's directions and blocks of batch rows as
@@ -519,21 +521,32 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
                     xs_in = xs.reshape(T * Bu, n_in)
                     w_in = w_ih.T
                 K = T if G == 1 else min(T, block_steps(Bu * GH))  # scratch's projection block (steps)
-                # The projection's weight and output per gate block: the GRU's gate by gate.
-                parts = G if family == "gru" else 1
-                w_in = [w_in] if parts == 1 else [np.ascontiguousarray(w_in[:, k * H : (k + 1) * H]) for k in range(parts)]
-                # The recurrent product's weight and output: the GRU's stacked gate by gate.
+                n1 = xs_in.shape[1]
+                # The projection's weight and output: the RNN's one 2-D GEMM, the GRU's one 2-D
+                # GEMM per gate and block, the LSTM's one stacked product per block,
+                # [x, 1] (K, 1, B, I+1) x (4, I+1, H) -> (K, 4, B, H) (one GEMM per step and gate).
+                parts = 1 if G == 1 else G
+                if family == "lstm":
+                    w_in = [np.ascontiguousarray(w_in.reshape(n1, G, H).transpose(1, 0, 2))]
+                    proj = np.empty((T, G, Bu, H), dtype=dtype)
+                else:
+                    w_in = [w_in] if parts == 1 else [np.ascontiguousarray(w_in[:, k * H : (k + 1) * H]) for k in range(parts)]
+                    proj = np.empty((parts, T * Bu, GH // parts), dtype=dtype)
+                # The recurrent product's weight and output: the gated cells' stacked gate by gate,
+                # (B, H) x (G, H, H) into a gate-major (G, B, H) buffer.
                 if parts == 1:
                     w_rec, rec = np.ascontiguousarray(w_hh.T), np.empty((Bu, GH), dtype=dtype)
                 else:
                     w_rec = np.ascontiguousarray(w_hh.reshape(parts, H, H).transpose(0, 2, 1))
                     rec = np.empty((parts, Bu, H), dtype=dtype)
-                units.append((xs, xs_in, w_ih, w_in, w_hh, w_rec, hs, da,
-                              rec, K, np.empty((parts, T * Bu, GH // parts), dtype=dtype)))
-                full, rest = divmod(T, K)
-                layer_shapes.append((full * parts, K * Bu, xs_in.shape[1], GH // parts))
-                if rest:
-                    layer_shapes.append((parts, rest * Bu, xs_in.shape[1], GH // parts))
+                units.append((xs, xs_in, w_ih, w_in, w_hh, w_rec, hs, da, rec, K, proj))
+                if family == "lstm":
+                    layer_shapes.append((T * G, Bu, n1, H))
+                else:
+                    full, rest = divmod(T, K)
+                    layer_shapes.append((full * parts, K * Bu, n1, GH // parts))
+                    if rest:
+                        layer_shapes.append((parts, rest * Bu, n1, GH // parts))
                 layer_shapes += [(T * parts, Bu, H, GH // parts), (T, Bu, GH, H), (1, GH, T * Bu, n_in), (1, GH, T * Bu, H),
                                  (1, T * Bu, GH, n_in)]
         layers.append(units)
@@ -544,9 +557,13 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
         GH = w_hh.shape[0]
         da2, xs2, hp2 = da.reshape(T_ * B_, GH), xs.reshape(T_ * B_, n_in), hs[:-1].reshape(T_ * B_, -1)
         rows = K * B_
-        if K == T_ and len(w_in) == 1:  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
+        if proj.ndim == 4:  # the LSTM's: one stacked product per block of K steps (scratch.lstm.LSTMTape._project)
+            xs3 = xs_in.reshape(T_, B_, -1)
+            for lo in range(0, T_, K):
+                np.matmul(xs3[lo : lo + K][:, None], w_in[0], out=proj[lo : lo + K])
+        elif K == T_ and len(w_in) == 1:  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
             xs_in @ w_in[0]
-        else:  # the gated cells' projection, one block of K steps (and gate block) at a time
+        else:  # the GRU's projection, one block of K steps and gate block at a time
             for lo in range(0, T_ * B_, rows):
                 for w_k, proj_k in zip(w_in, proj):
                     np.matmul(xs_in[lo : lo + rows], w_k, out=proj_k[lo : lo + rows])
