@@ -135,7 +135,7 @@ def pytest_ignore_collect(collection_path, config):
     anyway, and some need extras a user's install may not have (matplotlib for the
     pictures: a newcomer's ``pytest --pyargs parity_tests --gru-impl ...`` stopped with a
     collection error in ``meta_tests/test_plots.py``)."""
-    if collection_path == PACKAGE_DIR / "meta_tests" and (config.getoption("--parity-only") or given(_values(config))):
+    if Path(collection_path).resolve() == PACKAGE_DIR / "meta_tests" and (config.getoption("--parity-only") or given(_values(config))):
         return True
     return None
 

@@ -9,7 +9,7 @@ What the driver does, for any cell::
         tape   = cell.tape(w, xs, initial_states, out)   # input projection: GEMMs over stacked steps
         for s in 0 .. T-1:  tape.step(s)                  # the recurrence: the only Python loop
     backward, for each layer k (top-down), for each direction:
-        tape.begin_backward(w)                            # local derivatives, all steps at once
+        tape.begin_backward(w, reverse)                   # buffers (the reverse one's da in time order)
         for s in T-1 .. 0:  d = tape.backward_step(s, d)  # carry dL/d(states) back one step
         dx, grads = tape.weight_grads(xs)                 # batched GEMMs over all (t, b) rows
 

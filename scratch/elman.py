@@ -204,9 +204,11 @@ class ElmanTape:
         del self._da, self._w, self._w_hh, self._dphi_block
         T, B, H = da.shape
         da2 = da.reshape(T * B, H)
+        # linalg.matmul, not @: with H = 1, da2.T is one row, and a column-major x (an
+        # unbatched x.T) would send the product to OpenBLAS's sgemv_t (scratch/linalg)
         grads = {
-            "weight_ih": da2.T @ xs.reshape(T * B, -1),
-            "weight_hh": da2.T @ h_prev.reshape(T * B, H),
+            "weight_ih": matmul(da2.T, xs.reshape(T * B, -1)),
+            "weight_hh": matmul(da2.T, h_prev.reshape(T * B, H)),
         }
         if "bias_ih" in w:
             db = da2.sum(axis=0)

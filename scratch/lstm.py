@@ -114,8 +114,8 @@ class LSTMTape:
         T, B, _ = xs.shape
         H, R, dt = cell.spec.hidden_size, cell.state_sizes[0], xs.dtype
         scale, shift = cell.gate_halves(dt)
-        # Input projection:  gates = (xs W_ih^T + b_ih + b_hh) * scale, one GEMM per block of
-        # steps (``step``). The halving is applied to the small operands, W_ih^T (I, 4H) and the
+        # Input projection:  gates = (xs W_ih^T + b_ih + b_hh) * scale, one stacked product per
+        # block of steps (``_project``: one GEMM per step and gate). The halving is applied to the small operands, W_ih^T (I, 4H) and the
         # bias (4H,), not to the (T, B, 4H) product: exact either way (a power of two), one
         # pass less; the bias rides in the GEMM (scratch.linalg.affine_operands). Each step
         # adds h W_hh^T * scale and then overwrites its row with the activations.

@@ -519,7 +519,8 @@ def _timed_out(cls, call: str, limit: float, exc, case) -> ImplementationError:
 # plug-ins: the harness's own column-major variant ``ProductColumns`` on a fresh clone. It
 # carries nothing the values do not: a product that really met inf - inf or 0 * inf holds a
 # NaN, which ``_check_finite`` reports with its index. So during a float32 case's calls, and
-# for that one message, it is ignored; scratch avoids the kernel altogether (linalg.matmul).
+# for that one message, it is ignored. scratch routes its own products around the kernel
+# (linalg.matmul), so for scratch the filter changes nothing.
 _SPURIOUS_FLOAT32 = "invalid value encountered in matmul"
 
 
