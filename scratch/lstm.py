@@ -115,20 +115,20 @@ class LSTMTape:
         H, R, dt = cell.spec.hidden_size, cell.state_sizes[0], xs.dtype
         scale, shift = cell.gate_halves(dt)
         # Input projection:  gates = (xs W_ih^T + b_ih + b_hh) * scale, one stacked product per
-        # block of steps (``_project``: one GEMM per step and gate). The halving is applied to the small operands, W_ih^T (I, 4H) and the
-        # bias (4H,), not to the (T, B, 4H) product: exact either way (a power of two), one
-        # pass less; the bias rides in the GEMM (scratch.linalg.affine_operands). Each step
-        # adds h W_hh^T * scale and then overwrites its row with the activations.
+        # block of steps (``_project``: one GEMM per step and gate). The halving is applied to
+        # the small operands, W_ih^T (I, 4H) and the bias (4H,), not to the (T, 4, B, H)
+        # product: exact either way (a power of two), one pass less; the bias rides in the
+        # GEMM (scratch.linalg.affine_operands). Each step adds h W_hh^T * scale and then
+        # overwrites its gates with the activations.
         bias = (w["bias_ih"] + w["bias_hh"]) * scale if "bias_ih" in w else None
-        self._x1, self._w1 = affine_operands(xs, np.multiply(w["weight_ih"].T, scale), bias)
+        self._x1, w1 = affine_operands(xs, np.multiply(w["weight_ih"].T, scale), bias)
         # Why blocks, not all T steps in one GEMM: the (T, B, 4H) product of a large layer
         # leaves the cache before the steps read it back (written, evicted, re-read from
         # memory); a block that fits in cache (driver.block_steps) is read by its steps while
         # still there. The GEMM is as fast on blocks of B rows and up (measured).
         self._proj_block = block_steps(B * 4 * H)
         # [W_ih^T; b] * scale gate by gate: (4, I(+1), H), for the stacked projection (class docstring)
-        n1 = self._w1.shape[0]
-        self._w1g = np.ascontiguousarray(self._w1.reshape(n1, 4, H).transpose(1, 0, 2))
+        self._w1g = np.ascontiguousarray(w1.reshape(w1.shape[0], 4, H).transpose(1, 0, 2))
         gates = np.empty((T, 4, B, H), dtype=dt)
         if hs is None:
             hs = np.empty((T + 1, B, R), dtype=dt)
@@ -146,10 +146,10 @@ class LSTMTape:
         self._w_hh_g = np.multiply(w["weight_hh"].reshape(4, H, R).transpose(0, 2, 1), scale.reshape(4, 1, H),
                                    out=np.empty((4, R, H), dtype=dt))
         self._w_hr_t = np.ascontiguousarray(w["weight_hr"].T) if self._proj else None
-        # scale and shift repeated over the B rows: a step's ``a *= scale`` is then a product of
-        # two contiguous (B, 4H) arrays, which NumPy runs as one flat loop; broadcasting a
-        # (4H,) row over B rows takes its general iterator (measured 2-4x slower per call).
-        # (Gate-major here: (4, B, H), each gate's value repeated over its block's rows.)
+        # scale and shift repeated over the B rows of each gate's block, (4, B, H): a step's
+        # ``a *= scale`` is then a product of two contiguous arrays of one shape, which NumPy
+        # runs as one flat loop; broadcasting a row over the B rows takes its general iterator
+        # (measured 2-4x slower per call).
         self._scale = np.broadcast_to(scale.reshape(4, 1, H), (4, B, H)).copy()
         self._shift = np.broadcast_to(shift.reshape(4, 1, H), (4, B, H)).copy()
         self._rec = np.empty((4, B, H), dtype=dt)
@@ -185,12 +185,12 @@ class LSTMTape:
             # H = 1: each product is a matrix x column, which must not reach OpenBLAS's
             # sgemv_t (scratch.linalg): gate by gate through linalg.matmul instead.
             for k in range(4):
-                gates[:, k] = matmul(x1, self._w1[:, k : k + 1])
+                gates[:, k] = matmul(x1, self._w1g[k])
         else:
             np.matmul(x1[:, None], self._w1g, out=gates)
 
     def end_forward(self) -> None:
-        del self._w_hh_g, self._w_hr_t, self._rec, self._ig, self._x1, self._w1, self._w1g, self._scale, self._shift
+        del self._w_hh_g, self._w_hr_t, self._rec, self._ig, self._x1, self._w1g, self._scale, self._shift
 
     def begin_backward(self, w: dict, reverse: bool = False) -> None:
         gates = self._gates
