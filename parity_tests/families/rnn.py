@@ -13,8 +13,7 @@ from dataclasses import dataclass, replace
 from hypothesis import strategies as st
 
 from rnn_parity.reference.elman import rnn_bounds
-from rnn_parity.reference.torch_ref import extension_call
-from rnn_parity.reference.torch_ref import param_shapes
+from rnn_parity.reference.torch_ref import extension_call, param_shapes
 
 from ..core.cases import Case, ConfigBase, module_field, with_pins
 from ..core.family import Family, Row

@@ -29,8 +29,7 @@ from parity_tests.planted import gated_extension_bugs as bugs
 from parity_tests.properties import assert_parity
 from parity_tests.tests.test_gated_lengths_truncation import KINDS, lengths_property, truncate_property
 from rnn_parity.reference.gated import gated_loop, gru_bounds, lstm_bounds
-from rnn_parity.reference.torch_ref import extension_call
-from rnn_parity.reference.torch_ref import build, vjp
+from rnn_parity.reference.torch_ref import build, extension_call, vjp
 
 EXPLICIT = settings(phases=[Phase.explicit], database=None)
 # The draws alone (no @example): derandomized, so the same draws every run; not shrunk (the

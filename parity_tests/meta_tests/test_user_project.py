@@ -131,8 +131,7 @@ def test_pytest_pyargs_without_the_plots_extra(user_dir, tmp_path):
     Here an importable ``matplotlib`` that raises, ahead of the real one on sys.path, stands
     in for its absence (the harness's picture tests, which import it, are not collected)."""
     (tmp_path / "matplotlib.py").write_text("raise ModuleNotFoundError(\"No module named 'matplotlib'\")\n")
-    env_path = f"{tmp_path}"
-    proc = _run(["env", f"PYTHONPATH={env_path}", sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+    proc = _run(["env", f"PYTHONPATH={tmp_path}", sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
                  "--pyargs", "parity_tests", "--rnn-impl", "good_rnn:MyRNN", "-k", "tanh_basic"], user_dir)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and " 1 passed" in out, out

@@ -476,9 +476,9 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
     else (no elementwise work, no copies): per layer and direction the input projection
     ``xs @ W_ih.T`` as one (T*B, I_k) x (I_k, G*H) GEMM (with ``bias``, (T*B, I_k+1) x
     (I_k+1, G*H): scratch adds the bias inside the product, see scratch.linalg.affine; the
-    gated cells do it a block of K steps at a time, K = scratch.driver.block_steps(B*G*H),
-    as (K*B, I_k+1) x (I_k+1, G*H) products, and the GRU as one (K*B, I_k+1) x (I_k+1, H)
-    product per gate, each into its own gate block (scratch.gru.GRUTape), and the LSTM as one
+    gated cells do it a block of K steps at a time, K = scratch.driver.block_steps(B*G*H):
+    the GRU as one (K*B, I_k+1) x (I_k+1, H) product per gate, each into its own gate block
+    (scratch.gru.GRUTape), the LSTM as one
     stacked (K, 1, B, I_k+1) x (4, I_k+1, H) product per block into its gate-major (K, 4, B, H)
     gates (scratch.lstm.LSTMTape._project); so does the floor); T recurrent products
     ``h_s @ W_hh^T``: the RNN's (B, H) x (H, H) with a contiguous W_hh^T into a preallocated
@@ -525,7 +525,7 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
                 # The projection's weight and output: the RNN's one 2-D GEMM, the GRU's one 2-D
                 # GEMM per gate and block, the LSTM's one stacked product per block,
                 # [x, 1] (K, 1, B, I+1) x (4, I+1, H) -> (K, 4, B, H) (one GEMM per step and gate).
-                parts = 1 if G == 1 else G
+                parts = G
                 if family == "lstm":
                     w_in = [np.ascontiguousarray(w_in.reshape(n1, G, H).transpose(1, 0, 2))]
                     proj = np.empty((T, G, Bu, H), dtype=dtype)
@@ -561,7 +561,7 @@ def gemm_floor(family: str, T: int, B: int, I: int, H: int, num_layers: int, bid
             xs3 = xs_in.reshape(T_, B_, -1)
             for lo in range(0, T_, K):
                 np.matmul(xs3[lo : lo + K][:, None], w_in[0], out=proj[lo : lo + K])
-        elif K == T_ and len(w_in) == 1:  # the stacked products are single 2-D GEMMs, as scratch.linalg.matmul does them
+        elif len(w_in) == 1:  # the RNN's: all T steps in one 2-D GEMM, as scratch.linalg.matmul does it
             xs_in @ w_in[0]
         else:  # the GRU's projection, one block of K steps and gate block at a time
             for lo in range(0, T_ * B_, rows):
