@@ -40,7 +40,7 @@ def check_parser() -> argparse.ArgumentParser:
     for flags, kwargs in option_specs():
         parser.add_argument(*flags, **kwargs)
     parser.add_argument("--profile", choices=["ci", "dev", "thorough"], default=None,
-                        help="hypothesis profile (default: ci when CI is set, dev otherwise)")
+                        help="hypothesis profile (default: ci, bounded and derandomized; dev explores new examples; thorough is the deep run, with --seed)")
     parser.add_argument("--seed", type=int, default=None, help="hypothesis seed (for thorough runs)")
     return parser
 
