@@ -149,3 +149,11 @@ def with_pins(config, pins: dict):
         fixed["hidden_size"] = config.input_size
     fixed = {k: v for k, v in fixed.items() if hasattr(config, k)}
     return replace(config, **fixed)
+
+
+def report_cases(row, seed: int) -> list:
+    """The row's representative cases for ``rnn-parity report`` and the pictures (a row may
+    hold one configuration, one case, or a tuple of them, simplest first), each with the
+    report's seed."""
+    items = row.report if isinstance(row.report, tuple) else (row.report,)
+    return [replace(item, seed=seed) if isinstance(item, Case) else Case(item, seed=seed) for item in items]

@@ -46,8 +46,9 @@ class Row:
     """One named row of the table that drives the parity tests and the report.
 
     ``pins`` fixes strategy knobs of the family's configuration strategy (a value pins it,
-    a ``(lo, hi)`` tuple bounds it; unpinned knobs are drawn); ``report`` is the one
-    representative configuration ``make report`` shows for the row."""
+    a ``(lo, hi)`` tuple bounds it; unpinned knobs are drawn); ``report`` is the
+    representative configuration ``make report`` shows for the row, or a tuple of them,
+    simplest first (``core.cases.report_cases``)."""
 
     name: str
     family: str

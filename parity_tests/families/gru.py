@@ -72,7 +72,10 @@ ROWS = (
     Row("gru_h0_none", "gru", dict(has_h0=False, dtype="float64"), _gc(has_h0=False)),
     Row("gru_batch_first", "gru", dict(batch_first=True, dtype="float64"), _gc(batch_first=True)),
     Row("gru_bidirectional", "gru", dict(bidirectional=True, dtype="float64"), _gc(bidirectional=True)),
-    Row("gru_multilayer", "gru", dict(num_layers=(2, 3), dtype="float64"), _gc(num_layers=3)),
+    # Stacked, then stacked and bidirectional with nothing else optional (the report's only
+    # other 2-layer bidirectional cases are float32 or batch_first without bias).
+    Row("gru_multilayer", "gru", dict(num_layers=(2, 3), dtype="float64"),
+        (_gc(num_layers=3), _gc(num_layers=2, bidirectional=True))),
     Row("gru_float32", "gru", dict(dtype="float32"),
         (_gc(dtype="float32"), _gc(dtype="float32", num_layers=2, bidirectional=True))),
     Row("gru_long_sequences", "gru", dict(_MINIMAL, min_seq_len=12, max_seq_len=16, min_weight_scale=1.0),

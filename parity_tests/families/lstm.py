@@ -76,7 +76,10 @@ ROWS = (
     Row("lstm_h0_none", "lstm", dict(has_h0=False, dtype="float64"), _lc(has_h0=False)),
     Row("lstm_batch_first", "lstm", dict(batch_first=True, dtype="float64"), _lc(batch_first=True)),
     Row("lstm_bidirectional", "lstm", dict(bidirectional=True, dtype="float64"), _lc(bidirectional=True)),
-    Row("lstm_multilayer", "lstm", dict(num_layers=(2, 3), dtype="float64"), _lc(num_layers=3)),
+    # Stacked, then stacked and bidirectional with nothing else optional (the report's only
+    # other 2-layer bidirectional cases are float32 and projected, or batch_first without bias).
+    Row("lstm_multilayer", "lstm", dict(num_layers=(2, 3), dtype="float64"),
+        (_lc(num_layers=3), _lc(num_layers=2, bidirectional=True))),
     # float32 at the smallest capability first (the report), then deep, bidirectional, projected.
     Row("lstm_float32", "lstm", dict(dtype="float32"),
         (_lc(dtype="float32"), _lc(dtype="float32", num_layers=2, bidirectional=True, proj_size=3))),

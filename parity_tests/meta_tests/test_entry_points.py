@@ -53,3 +53,23 @@ def test_repro_reruns_a_printed_case(capsys):
     case = "Case(config=RNNConfig(input_size=2, hidden_size=3, num_layers=2, bidirectional=True), seed=4)"
     assert main(["--rnn-impl", "rnn_parity.scratch:RNN", case]) == 0
     assert "every tensor within tolerance" in capsys.readouterr().out
+
+
+def test_report_offers_a_class_without_projection_a_stacked_bidirectional_lstm():
+    """A newcomer's LSTM that declines ``proj_size`` still gets a 2-layer bidirectional case in
+    the report, float64, checked and passed (every such case used to be projected)."""
+    from rnn_parity.scratch import LSTM
+
+    from parity_tests.tools.report import run_report
+
+    class NoProjection(LSTM):
+        def __init__(self, *args, proj_size=0, **kwargs):
+            if proj_size:
+                raise NotImplementedError("no projection")
+            super().__init__(*args, **kwargs)
+
+    counts, records, _ = run_report({"lstm": NoProjection}, ["lstm"], out=lambda line: None)
+    assert counts["failed"] == counts["contract"] == 0 and counts["declined"] >= 1
+    stacked_bidir = [r for r in records if r["verdict"] == "pass" and r["config"]["num_layers"] >= 2
+                     and r["config"]["bidirectional"] and r["config"]["dtype"] == "float64"]
+    assert stacked_bidir, [(r["name"], r["verdict"]) for r in records]

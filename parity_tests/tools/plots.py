@@ -565,14 +565,9 @@ def representative_cases(family, seed: int = 0) -> list:
     """The family's report cases (its rows' ``report``), most capable first: the most
     float64 before float32, then the most parameter tensors (layers x directions,
     projection), then the table's order. A picture of a plug-in that declines the first falls back to the next."""
-    from ..core.cases import Case
-    from dataclasses import replace
+    from ..core.cases import report_cases
 
-    cases = []
-    for row in family.rows:
-        items = row.report if isinstance(row.report, tuple) else (row.report,)
-        for item in items:
-            cases.append(replace(item, seed=seed) if isinstance(item, Case) else Case(item, seed=seed))
+    cases = [case for row in family.rows for case in report_cases(row, seed)]
     order = sorted(range(len(cases)), key=lambda k: (cases[k].config.dtype != "float64",
                                                     -len(cases[k].config.param_shapes()), k))
     return [cases[k] for k in order]

@@ -29,10 +29,10 @@ import importlib.util
 import json
 import sys
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 from ..options import given, option_specs, resolve
+from ..core.cases import report_cases
 from ..core.threads import pin_threads
 
 HEADER = (f"  {'tensor':<28} {'max abs err':>12} {'max rel err':>12} {'allowed abs':>12} {'normwise':>10} "
@@ -63,15 +63,6 @@ def _row_lines(comparisons, cls=None) -> list[str]:
     if line:
         lines.append(f"  {line}")
     return lines
-
-
-def report_cases(row, seed: int) -> list:
-    """The row's representative cases (a row may hold one configuration, one case, or a
-    tuple of them, simplest first), each with the report's seed."""
-    from ..core.cases import Case
-
-    items = row.report if isinstance(row.report, tuple) else (row.report,)
-    return [replace(item, seed=seed) if isinstance(item, Case) else Case(item, seed=seed) for item in items]
 
 
 def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose_failures: bool = True):
