@@ -211,13 +211,16 @@ def parity_impls(pytestconfig) -> dict:
 
 @pytest.fixture
 def record_declined(request):
-    """``record_declined(reasons)``: configurations the implementation declined with
-    NotImplementedError, kept on the test report (so they survive pytest-xdist) and
-    listed in the terminal summary."""
+    """``record_declined(reasons, checked)``: configurations the implementation declined
+    with NotImplementedError, kept on the test report (so they survive pytest-xdist) and
+    listed in the terminal summary beside how many examples of the same test were checked
+    (a count of declined ones alone does not say whether the row was tested at all)."""
 
-    def record(reasons):
+    def record(reasons, checked: int):
+        total = len(reasons) + checked
         for reason, n in Counter(reasons).items():
-            request.node.user_properties.append(("parity_declined", f"{n} example(s): {reason}"))
+            request.node.user_properties.append(
+                ("parity_declined", f"{n} of {total} examples declined, {checked} checked: {reason}"))
 
     return record
 
