@@ -422,6 +422,22 @@ COMMON_MISTAKES = [
      "not pass it down", lambda p: p.L > 1),
 ]
 
+# The update gate's mistakes in the words of a class written h' = z * n + (1 - z) * h and run
+# with --gru-update complement: the adapter hands it torch's model with z negated, so its z is
+# torch's 1 - z, and each mutant above is the same mistake in its terms (dn and the direct
+# path trade z for 1 - z; dz changes sign with z, so the wrong sign is still the wrong sign).
+_AS_DECLARED = "as declared (--gru-update complement), h' = z * n + (1 - z) * h: "
+GRU_COMPLEMENT_WORDS = {
+    ("z_swapped",): ("z and 1 - z swapped in backward",
+                     _AS_DECLARED + "dn = dh' * z and the direct part of dh is dh' * (1 - z); the implementation "
+                     "used dn = dh' * (1 - z) and dh' * z (torch's update convention's derivative)"),
+    ("dz_sign",): ("update gate gradient with the wrong sign (dz = dh' (h - n))",
+                   _AS_DECLARED + "dz = dh' * (n - h); the implementation used dh' * (h - n)"),
+    ("no_dh_through_z",): ("missing dh path through z (dh_(t-1) lacks dh' * (1 - z))",
+                           _AS_DECLARED + "dL/dh_(t-1) = dh' * (1 - z) + [da_r, da_z, r * da_n] W_hh; the "
+                           "implementation dropped dh' * (1 - z), the direct path"),
+}
+
 
 def mistakes(kind: str) -> list:
     return (LSTM_MISTAKES if kind == "LSTM" else GRU_MISTAKES) + COMMON_MISTAKES
@@ -508,6 +524,8 @@ def mutants(probe) -> list:
                             p.to_contract(_relabeled(p, order, complement=True))))
     for flags, name, eq, applies in mistakes(p.kind):
         if applies(p):
+            if given_complement and flags in GRU_COMPLEMENT_WORDS:
+                name, eq = GRU_COMPLEMENT_WORDS[flags]
             out.append((Suspect(name, eq), p.to_contract(_run(p, frozenset(flags)))))
     return out
 

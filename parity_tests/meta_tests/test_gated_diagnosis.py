@@ -263,3 +263,45 @@ def test_a_declared_convention_the_class_does_not_use_is_named_as_the_declaratio
         assert_parity(adapted, _case(family, seed=5))
     found = suspects(Probe(adapted, run_both(adapted, _case(family, seed=5))))
     assert found and found[0].name == suspect and option in found[0].equation, [(s.name, s.equation) for s in found]
+
+
+# -- a bug in a class written in the complement convention, declared -----------------------------
+# The suspects are the harness's mutants of torch's model, carried over by the adapter; their
+# words must be the class's own: its z is torch's 1 - z (a newcomer's complement GRU was told
+# "dh_(t-1) lacks dh' * z", which in its own terms is the path it had).
+class _ComplementMissingDirect(gated.GRUMissingDhThroughZ):
+    gru_update = "complement"
+
+
+class _ComplementZSwapped(gated.GRUComplement):
+    def update_grads(self, dh, z, n, h_prev):  # torch's derivative on its own z
+        return dh * (1 - z), dh * (n - h_prev), dh * z
+
+
+class _ComplementDzSign(gated.GRUComplement):
+    def update_grads(self, dh, z, n, h_prev):
+        dn, dz, direct = super().update_grads(dh, z, n, h_prev)
+        return dn, -dz, direct
+
+
+class _ComplementCellMissingDirect(gated.GRUCellComplement):
+    def update_grads(self, dh, z, n, h_prev):
+        dn, dz, direct = super().update_grads(dh, z, n, h_prev)
+        return dn, dz, 0 * direct
+
+
+@pytest.mark.parametrize("cls, family, suspect, words", [
+    (_ComplementMissingDirect, "gru", "missing dh path through z (dh_(t-1) lacks dh' * (1 - z))",
+     "dL/dh_(t-1) = dh' * (1 - z) + "),
+    (_ComplementCellMissingDirect, "gru_cell", "missing dh path through z (dh_(t-1) lacks dh' * (1 - z))",
+     "the implementation dropped dh' * (1 - z)"),
+    (_ComplementZSwapped, "gru", "z and 1 - z swapped in backward", "dn = dh' * z and the direct part of dh is dh' * (1 - z)"),
+    (_ComplementDzSign, "gru", "update gate gradient with the wrong sign (dz = dh' (h - n))", "dz = dh' * (n - h)"),
+], ids=["missing_direct_path", "cell_missing_direct_path", "z_swapped", "dz_sign"])
+def test_a_complement_class_is_told_its_bug_in_its_own_terms(cls, family, suspect, words):
+    from parity_tests.families.gated_conventions import adapt_gated
+
+    adapted = adapt_gated(cls, family, gru_update="complement")
+    found = suspects(Probe(adapted, run_both(adapted, _case(family, seed=5))))
+    assert found and found[0].name == suspect and words in found[0].equation, [(s.name, s.equation) for s in found]
+    assert "h' = z * n + (1 - z) * h" in found[0].equation
