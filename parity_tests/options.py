@@ -67,6 +67,16 @@ def resolve(values: dict) -> dict:
         raise ValueError(f"--convention must be one of {sorted(CONVENTIONS)}, got {convention!r}")
     if reduction not in REDUCTIONS:
         raise ValueError(f"--reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
+    if convention is not None and not values.get("--rnn-impl"):
+        # Without this, --lstm-impl my_layers --convention cs231n applied the convention to
+        # the default --rnn-impl (scratch's class) and said "--rnn-impl: this convention
+        # takes a module name", an option the user never gave.
+        raise ValueError(
+            f"--convention {convention} describes the --rnn-impl plug-in (an Elman RNN in a course's or "
+            "post's layout) and needs --rnn-impl; a gated plug-in's conventions are --gate-order and "
+            "--gru-update, and an LSTM written as a course's functions (CS231n's or deeplearning.ai's "
+            "lstm_forward/lstm_backward) has no adapter: wrap it in a class under the LSTM contract "
+            "(README, The implementation contract)")
     orders = gate_orders(values.get("--gate-order"))  # ValueError names --gate-order
     gru_update = values.get("--gru-update") or "torch"
     gated_given = [e.option for e in CATALOG if e.name in GATED_FAMILIES and values.get(e.option)]
