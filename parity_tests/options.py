@@ -22,8 +22,9 @@ def option_specs() -> list[tuple[tuple[str, ...], dict]]:
     ]
     specs += [
         (("--convention",), dict(default=None, metavar="NAME",
-                                 help="--rnn-impl is written in this convention: column, rows, cs231n "
-                                      "(a module of functions), columns (deeplearning.ai); README, Conventions")),
+                                 help="the plug-in is written in this convention: --rnn-impl column, rows, "
+                                      "cs231n (a module of functions), columns (deeplearning.ai); --lstm-impl "
+                                      "cs231n (lstm_forward/lstm_backward); README, Conventions")),
         (("--reduction",), dict(default="sum", choices=REDUCTIONS,
                                 help="how your weight and bias gradients reduce over the batch: sum "
                                      "(torch's, the default) or mean (divided by the batch size)")),
@@ -57,26 +58,29 @@ def resolve(values: dict) -> dict:
     under test. A bad option raises ValueError naming it. A plug-in carries its dtype policy
     (``core/dtypes.with_dtype_policy``): a dtype mismatch is a warning, or with
     ``--strict-dtype`` a failure; the default classes are strict."""
-    from .families.conventions import CONVENTIONS, MODULE_CONVENTIONS, adapt
+    from .families.conventions import FAMILY_CONVENTIONS, MODULE_CONVENTIONS, adapt
     from .core.contract import load_impl, load_module, with_reduction
     from .core.dtypes import with_dtype_policy
     from .families.gated_conventions import GATED_FAMILIES, adapt_gated, gate_orders
 
     convention, reduction = values.get("--convention"), values.get("--reduction") or "sum"
-    if convention is not None and convention not in CONVENTIONS:
-        raise ValueError(f"--convention must be one of {sorted(CONVENTIONS)}, got {convention!r}")
+    known = sorted({c for conventions in FAMILY_CONVENTIONS.values() for c in conventions})
+    if convention is not None and convention not in known:
+        raise ValueError(f"--convention must be one of {known}, got {convention!r}")
     if reduction not in REDUCTIONS:
         raise ValueError(f"--reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
-    if convention is not None and not values.get("--rnn-impl"):
-        # Without this, --lstm-impl my_layers --convention cs231n applied the convention to
+    # --convention applies to each given plug-in whose family has it (CS231n's rnn_layers.py
+    # holds both rnn_* and lstm_* functions: --rnn-impl my_layers --lstm-impl my_layers).
+    conventional = [e for e in CATALOG if values.get(e.option) and convention in FAMILY_CONVENTIONS.get(e.name, ())]
+    if convention is not None and not conventional:
+        # Without this, --lstm-impl my_layers --convention columns applied the convention to
         # the default --rnn-impl (scratch's class) and said "--rnn-impl: this convention
         # takes a module name", an option the user never gave.
+        has = "; ".join(f"{next(e.option for e in CATALOG if e.name == f)}: {', '.join(c)}"
+                        for f, c in FAMILY_CONVENTIONS.items())
         raise ValueError(
-            f"--convention {convention} describes the --rnn-impl plug-in (an Elman RNN in a course's or "
-            "post's layout) and needs --rnn-impl; a gated plug-in's conventions are --gate-order and "
-            "--gru-update, and an LSTM written as a course's functions (CS231n's or deeplearning.ai's "
-            "lstm_forward/lstm_backward) has no adapter: wrap it in a class under the LSTM contract "
-            "(README, The implementation contract)")
+            f"--convention {convention} describes none of the plug-ins given (conventions by plug-in: {has}); "
+            "a gated plug-in's labelings are --gate-order and --gru-update (README, Conventions)")
     orders = gate_orders(values.get("--gate-order"))  # ValueError names --gate-order
     gru_update = values.get("--gru-update") or "torch"
     gated_given = [e.option for e in CATALOG if e.name in GATED_FAMILIES and values.get(e.option)]
@@ -87,17 +91,17 @@ def resolve(values: dict) -> dict:
     for e in CATALOG:
         spec = values.get(e.option) or e.default_impl
         try:
-            if e.name == "rnn" and convention is not None:
+            if e in conventional:
                 target = load_module(spec) if convention in MODULE_CONVENTIONS else load_impl(spec)
-                cls = adapt(target, convention, "sum", spec)
+                cls = adapt(target, convention, "sum", spec, family=e.name)
             else:
                 cls = load_impl(spec)
             if e.name in GATED_FAMILIES and values.get(e.option):
                 kind = GATED_FAMILIES[e.name]
                 cls = adapt_gated(cls, e.name, gate_order=orders.get(kind),
                                   gru_update=gru_update if kind == "gru" else None, spec=spec)
-        except ValueError as exc:
-            raise ValueError(f"{e.option}: {exc}") from None
+        except (ValueError, TypeError) as exc:  # a usage error, not a crash (a module without the functions)
+            raise ValueError(f"{e.option}: {str(exc).removeprefix('target: ')}") from None
         if reduction != "sum" and values.get(e.option):
             cls = with_reduction(cls, reduction)
         if values.get(e.option):

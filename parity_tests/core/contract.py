@@ -41,6 +41,37 @@ from .tolerance import allowed_error
 _HARNESS_CORE = os.path.dirname(os.path.abspath(__file__))
 
 
+class ConventionLimits:
+    """Base of the harness's course-convention adapters that cannot carry every tensor of the
+    contract (``families/conventions._CS231nLSTMAdapter``: CS231n's LSTM functions have no
+    cell state in or out). Such a class declares ``zero_inputs`` (inputs both sides get as
+    zeros) and ``not_returned`` (results it returns as None, compared nowhere); see
+    ``core.runs``. Only a subclass of this is read for them, so no class exempts a tensor by
+    an attribute it happens to have."""
+
+    zero_inputs: tuple = ()
+    not_returned: tuple = ()
+
+
+def declared_zero_inputs(cls) -> frozenset:
+    return frozenset(cls.zero_inputs) if isinstance(cls, type) and issubclass(cls, ConventionLimits) else frozenset()
+
+
+def declared_not_returned(cls) -> frozenset:
+    return frozenset(cls.not_returned) if isinstance(cls, type) and issubclass(cls, ConventionLimits) else frozenset()
+
+
+def limits_note(cls) -> str:
+    """What a ConventionLimits class leaves out, in words for a failure's case line and the
+    report ("" for any other class)."""
+    zero, absent = sorted(declared_zero_inputs(cls)), sorted(declared_not_returned(cls))
+    if not (zero or absent):
+        return ""
+    convention = getattr(cls, "convention", "") or "its"
+    return (f"{' and '.join(zero)} zero on both sides, {' and '.join(absent)} not compared "
+            f"(all the {convention} convention can express)")
+
+
 class ContractViolation(AssertionError):
     """The implementation does not follow the contract (README, "The contract")."""
 
@@ -206,7 +237,10 @@ class _Run:
         result = _call(self.cls, method, getattr(impl, method), *[_pack(s, passed) for s in takes],
                        case=self.case, **kw)
         out = {}
+        absent = declared_not_returned(self.cls)  # core.runs.not_returned
         for name, value in _unpack(self.cls, method, returns, result).items():
+            if value is None and name in absent:  # declared: it has nowhere to give this one
+                continue
             _check_array(self.cls, f"{method} {name}", value, self.shapes[name], self.dtype)
             if check:
                 self._check_finite(f"{method} {name}", name, value)
@@ -231,11 +265,13 @@ class _Run:
         return out
 
     def decoy(self) -> dict:
-        """Other inputs of the same shapes (None stays None): 0.25 - x / 2, elementwise."""
+        """Other inputs of the same shapes (None stays None): 0.25 - x / 2, elementwise; an
+        input the class cannot take stays zero (core.runs.zero_inputs)."""
         decoy = dict(self.arrays)
+        fixed = declared_zero_inputs(self.cls)
         for name in flat(self.fam.forward_args):
             a = self.arrays[name]
-            if a is not None:
+            if a is not None and name not in fixed:
                 decoy[name] = (0.25 - 0.5 * a).astype(a.dtype)
         return decoy
 
@@ -265,7 +301,7 @@ class _Run:
                     f"{self.name}: {how} ({_difference(again[key], first[key], self._locate(key))}); the "
                     "contract: each backward sets fresh gradients (assign them, do not add to the last call's)"
                 )
-        for name in flat(self.fam.backward_returns):
+        for name in [n for n in flat(self.fam.backward_returns) if n in first]:
             if not self._same(name, again[name], first[name]):
                 raise ContractViolation(
                     f"{self.name}.backward is not repeatable: {label} returned a different {name} "

@@ -11,8 +11,15 @@ import os
 import shlex
 
 from .compare import causal_order_line, format_comparison
-from .contract import impl_name
+from .contract import impl_name, limits_note
 from .dtypes import dtype_flag, dtype_line, mismatches, strict_dtype
+
+
+def describe_case(cls, case) -> str:
+    """``case.describe()``, plus what ``cls``'s convention leaves out of it, if anything
+    (``contract.limits_note``): a failure's case line, the report's and repro's headers."""
+    note = limits_note(cls)
+    return case.describe() + (f"; {note}" if note else "")
 
 
 def failure_message(cls, case, comparisons) -> str:
@@ -26,7 +33,7 @@ def failure_message(cls, case, comparisons) -> str:
         first = failed[0]
         lines = [
             f"{first.tensor} of {impl_name(cls)} differs from {fam.torch_name}",
-            f"case: {case.describe()}",
+            f"case: {describe_case(cls, case)}",
             format_comparison(first),
         ]
     else:
@@ -35,7 +42,7 @@ def failure_message(cls, case, comparisons) -> str:
             f"{first.tensor} of {impl_name(cls)} is {first.dtype}, but the case's inputs are "
             f"{first.requested_dtype}: only the dtype differs (every value is within {first.requested_dtype}'s "
             f"budget)",
-            f"case: {case.describe()}",
+            f"case: {describe_case(cls, case)}",
         ]
     line = dtype_line(cls, comparisons)
     if line:

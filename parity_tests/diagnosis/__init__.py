@@ -27,7 +27,7 @@ import numpy as np
 
 from ..core.compare import compare
 from ..core.contract import run_impl
-from ..core.runs import Run, reference, run_both
+from ..core.runs import Run, reference, returned, run_both
 from ..core.family import flat
 
 
@@ -100,7 +100,8 @@ class Probe:
         return run_impl(self.cls, case or self.case, arrays)
 
     def reference(self, arrays: dict, case=None) -> dict:
-        return reference(case or self.case, arrays)
+        """torch's flat dict, without what the class does not return (core.runs.returned)."""
+        return returned(self.cls, reference(case or self.case, arrays))
 
     def same(self, tensor: str, actual, expected, bound=None) -> bool:
         """The one tolerance rule, at this probe's precision."""
@@ -149,7 +150,7 @@ def suspects(probe: Probe) -> list:
     """Every candidate mistake whose alternative explains the implementation's numbers."""
     fam, ref = probe.case.family, probe.ref
     candidates = list(fam.mutants(probe)) if fam.mutants is not None else []
-    candidates = [(s, {**ref, **alt}) for s, alt in candidates]
+    candidates = [(s, {k: v for k, v in {**ref, **alt}.items() if k in ref}) for s, alt in candidates]
     candidates += _transformed(probe)
     return [s for s, alt in candidates if _explains(probe, alt)]
 
@@ -177,7 +178,7 @@ def _transformed(probe: Probe) -> list:
                                 f"{k} is the gradient carried all the way back to the initial state (through "
                                 "the first step's recurrent weight); the implementation returned zeros"), {**ref, k: np.zeros_like(ref[k])}))
     out += _one_bias(probe)
-    for k in flat(probe.case.family.backward_returns) + grads:
+    for k in [k for k in flat(probe.case.family.backward_returns) if k in ref] + grads:
         out.append((Suspect(f"sign flip ({k})", f"{k} has the opposite sign (a descent step folded into the gradient?)"),
                     {**ref, k: -ref[k]}))
     for k in grads:

@@ -1,10 +1,11 @@
-"""Adapters: an RNN written in a learner's convention, wrapped into the contract.
+"""Adapters: an RNN (or an LSTM) written in a learner's convention, wrapped into the contract.
 
     pytest --rnn-impl mymodule:MyRNN --convention column     # seeds 000 / 001 (a class)
     pytest --rnn-impl mymodule:MyRNN --convention rows       # seed 003 (a class)
     pytest --rnn-impl my_layers --convention cs231n          # CS231n (a module of functions)
     pytest --rnn-impl my_rnn --convention columns            # deeplearning.ai (a module of functions)
     pytest --rnn-impl mymodule:MyRNN --reduction mean        # weight grads are batch means
+    pytest --lstm-impl my_layers --convention cs231n         # CS231n's LSTM (_CS231nLSTMAdapter)
 
 ``column`` (a class; column vectors, one sample at a time):  W (H, I), U (H, H), b (H, 1)
     Cls(input_size, hidden_size); the adapter assigns W, U, b
@@ -56,7 +57,7 @@ import inspect
 
 import numpy as np
 
-from ..core.contract import ContractViolation
+from ..core.contract import ContractViolation, ConventionLimits
 
 CONVENTIONS = {
     "column": "seeds 000/001: a class, column vectors one sample at a time; W (H, I), U (H, H), b (H, 1)",
@@ -66,14 +67,22 @@ CONVENTIONS = {
     "columns": "deeplearning.ai: a module with rnn_forward(x, a0, parameters) and rnn_backward(da, caches); "
                "x (n_x, m, T), Wax (n_a, n_x), ba (n_a, 1)",
 }
+# The gated families' course conventions (--lstm-impl my_layers --convention cs231n).
+LSTM_CONVENTIONS = {
+    "cs231n": "CS231n: a module with lstm_forward(x, h0, Wx, Wh, b) and lstm_backward(dh, cache); "
+              "x (N, T, D), Wx (D, 4H), b (4H,), gates i, f, o, g, c0 = 0",
+}
+# family -> its conventions: --convention applies to each given plug-in whose family has it.
+FAMILY_CONVENTIONS = {"rnn": CONVENTIONS, "lstm": LSTM_CONVENTIONS}
 # --rnn-impl names a module (no ":Class") for these.
 MODULE_CONVENTIONS = frozenset({"cs231n", "columns"})
 REDUCTIONS = {
     "sum": "weight and bias gradients summed over the batch (torch's, for a summed loss)",
     "mean": "weight and bias gradients averaged over the batch (checked against torch's sum / B)",
 }
-# The functions a module convention calls.
+# The functions a module convention calls, per family.
 _MODULE_FUNCTIONS = ("rnn_forward", "rnn_backward")
+_FAMILY_FUNCTIONS = {"rnn": _MODULE_FUNCTIONS, "lstm": ("lstm_forward", "lstm_backward")}
 
 
 def _describe(value) -> str:
@@ -331,7 +340,103 @@ class _ColumnsAdapter(_ModuleAdapter):
         return g["dx"].transpose(2, 1, 0), g["da0"].T, (g["dWax"], g["dWaa"], g["dba"][:, 0])
 
 
+class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
+    """CS231n's LSTM functions (assignment 3, ``rnn_layers.py``) under the LSTM contract.
+
+        lstm_forward(x (N, T, D), h0 (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,)) -> (h (N, T, H), cache)
+        lstm_backward(dh (N, T, H), cache) -> (dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,))
+
+    Its gates are stacked i, f, o, g along the 4H columns (torch: i, f, g, o along the rows):
+    the adapter hands it torch's weights transposed with the last two H-blocks swapped, and
+    swaps its gradients back (exact: a permutation). One bias: b = b_ih + b_hh, and db is the
+    gradient of each. h_n is the last hidden state, so d_h_n joins dh's last step.
+
+    What the functions cannot express: they start from c0 = 0, return no cell state and take
+    no gradient on it. The class declares it (``core.runs``): ``zero_inputs`` c0 and d_c_n
+    (both sides get zeros: the case is the one the convention can express) and
+    ``not_returned`` c_n and dc0 (it returns None there; they are compared nowhere). Handed a
+    non-zero c0 or d_c_n anyway (a direct call), it raises NotImplementedError.
+    (``core.contract.ConventionLimits``: only its subclasses are read for the two.)
+    """
+
+    convention = "cs231n"
+    zero_inputs = ("c0", "d_c_n")
+    not_returned = ("c_n", "dc0")
+    _BLOCKS = [0, 1, 3, 2]  # torch's gate blocks i, f, g, o <-> CS231n's i, f, o, g (its own inverse)
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 bidirectional=False, proj_size=0):
+        if num_layers != 1 or bidirectional or proj_size:
+            raise NotImplementedError("the cs231n convention is a single-layer, unidirectional LSTM "
+                                      "without projection")
+        self.I, self.H, self.bias, self.batch_first = input_size, hidden_size, bias, batch_first
+        rng = np.random.default_rng(0)  # the harness assigns its own weights; these make a usable object
+        H4 = 4 * hidden_size
+        self.params = {"weight_ih_l0": rng.standard_normal((H4, input_size)) * 0.1,
+                       "weight_hh_l0": rng.standard_normal((H4, hidden_size)) * 0.1}
+        if bias:
+            self.params["bias_ih_l0"], self.params["bias_hh_l0"] = np.zeros(H4), np.zeros(H4)
+        self.grads = {}
+
+    def _swap(self, rows):
+        """torch's (4H, ...) gate rows <-> CS231n's order (the same permutation both ways)."""
+        rows = np.asarray(rows)
+        return np.ascontiguousarray(rows.reshape((4, self.H) + rows.shape[1:])[self._BLOCKS].reshape(rows.shape))
+
+    def _weights(self, dtype):
+        """(Wx (D, 4H), Wh (H, 4H), b (4H,)) in CS231n's layout, read from params now."""
+        b = (self._swap(self.params["bias_ih_l0"] + self.params["bias_hh_l0"]) if self.bias
+             else np.zeros(4 * self.H, dtype=dtype))
+        return (self._swap(self.params["weight_ih_l0"]).T.copy(), self._swap(self.params["weight_hh_l0"]).T.copy(), b)
+
+    def _forward_cache(self):
+        x, h0, (Wx, Wh, b) = self._saved
+        N, T, _ = x.shape
+        h, cache = self._tuple("lstm_forward", self._call("lstm_forward", x.copy(), h0.copy(), Wx.copy(), Wh.copy(),
+                                                          b.copy()), ("h", "cache"), (2,))
+        self._array("lstm_forward", "h", h, (N, T, self.H), "(N, T, H): every hidden state")
+        return h, cache
+
+    def forward(self, x, hx=None):
+        xb = np.array(x if self.batch_first else x.swapaxes(0, 1))  # (N, T, D), our own copy
+        N = xb.shape[0]
+        if hx is None:
+            h0 = np.zeros((N, self.H), dtype=x.dtype)
+        else:
+            if hx[1] is not None and np.any(hx[1]):
+                raise NotImplementedError("the cs231n convention's lstm_forward starts from c0 = 0")
+            h0 = np.array(hx[0][0])
+        self._saved = (xb, h0, self._weights(x.dtype))
+        h = self._forward_cache()[0].astype(x.dtype, copy=False)
+        out = h if self.batch_first else h.swapaxes(0, 1)
+        return np.ascontiguousarray(out), (h[:, -1][None].copy(), None)
+
+    def backward(self, d_output, d_h_n=None, d_c_n=None):
+        if d_c_n is not None and np.any(d_c_n):
+            raise NotImplementedError("the cs231n convention's lstm_backward takes no gradient on the final cell state")
+        x, h0, _ = self._saved
+        N, T, D = x.shape
+        H, dtype = self.H, x.dtype
+        _, cache = self._forward_cache()  # a fresh cache: a backward that consumes its own cannot break a second call
+        dh = np.array(d_output if self.batch_first else d_output.swapaxes(0, 1))  # (N, T, H), our own copy
+        if d_h_n is not None:
+            dh[:, -1] += d_h_n[0]  # h_n = h[:, -1]: its upstream gradient joins the last step's
+        names = ("dx", "dh0", "dWx", "dWh", "db")
+        result = self._tuple("lstm_backward", self._call("lstm_backward", dh, cache), names, (5,))
+        for name, value, shape, meaning in zip(names, result, ((N, T, D), (N, H), (D, 4 * H), (H, 4 * H), (4 * H,)),
+                                               ("(N, T, D)", "(N, H)", "(D, 4H)", "(H, 4H)", "(4H,)")):
+            self._array("lstm_backward", name, value, shape, meaning)
+        dx, dh0, dWx, dWh, db = result
+        self.grads = {"weight_ih_l0": self._swap(dWx.T).astype(dtype), "weight_hh_l0": self._swap(dWh.T).astype(dtype)}
+        if self.bias:  # the one bias's gradient is the gradient of each of torch's two
+            self.grads["bias_ih_l0"] = self._swap(db).astype(dtype)
+            self.grads["bias_hh_l0"] = self.grads["bias_ih_l0"].copy()
+        dx = dx if self.batch_first else dx.swapaxes(0, 1)
+        return np.ascontiguousarray(dx, dtype=dtype), (np.asarray(dh0, dtype=dtype)[None].copy(), None)
+
+
 _BASES = {"column": _ColumnAdapter, "rows": _RowsAdapter, "cs231n": _CS231nAdapter, "columns": _ColumnsAdapter}
+_FAMILY_BASES = {"rnn": _BASES, "lstm": {"cs231n": _CS231nLSTMAdapter}}
 
 
 def _module_name(target) -> str:
@@ -347,25 +452,28 @@ def _command_line(target, convention, reduction, spec) -> str:
             f"{' --reduction mean' if reduction == 'mean' else ''}")
 
 
-def _check_target(target, convention) -> None:
+def _check_target(target, convention, family: str = "rnn") -> None:
+    option = f"--{family}-impl"
     if convention in MODULE_CONVENTIONS:
-        missing = [f for f in _MODULE_FUNCTIONS if not callable(getattr(target, f, None))]
+        functions = _FAMILY_FUNCTIONS[family]
+        missing = [f for f in functions if not callable(getattr(target, f, None))]
         if missing:
             raise TypeError(
                 f"target: the {convention} convention takes a module with functions "
-                f"{' and '.join(_MODULE_FUNCTIONS)} (--rnn-impl names the module, no ':Class'); "
+                f"{' and '.join(functions)} ({option} names the module, no ':Class'); "
                 f"{_module_name(target)} has no {' and no '.join(missing)}"
             )
     elif not inspect.isclass(target):
-        what = f"the {convention} convention wraps" if convention else "without --convention, --rnn-impl names"
+        what = f"the {convention} convention wraps" if convention else f"without --convention, {option} names"
         raise TypeError(
-            f"target: {what} a class (--rnn-impl module:Class), got "
+            f"target: {what} a class ({option} module:Class), got "
             f"{getattr(target, '__name__', None) or _describe(target)} ({type(target).__name__})"
         )
 
 
-def adapt(target, convention: str | None, reduction: str = "sum", spec: str | None = None):
-    """A class under the RNN contract for ``target`` written in ``convention``.
+def adapt(target, convention: str | None, reduction: str = "sum", spec: str | None = None, family: str = "rnn"):
+    """A class under the contract of ``family`` ("rnn", or "lstm" for ``LSTM_CONVENTIONS``)
+    for ``target`` written in ``convention``.
 
     ``target``: the class (``column``, ``rows``, or no convention) or the module (a name in
     ``MODULE_CONVENTIONS``: any object with functions ``rnn_forward`` and ``rnn_backward``).
@@ -382,13 +490,16 @@ def adapt(target, convention: str | None, reduction: str = "sum", spec: str | No
     ``convention``. An unknown convention or reduction is a ValueError naming the argument
     and the choices, a target of the wrong kind a TypeError.
     """
-    if convention is not None and convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {list(CONVENTIONS)} (or None), got {convention!r}")
+    if family not in FAMILY_CONVENTIONS:
+        raise ValueError(f"family must be one of {list(FAMILY_CONVENTIONS)}, got {family!r}")
+    known = FAMILY_CONVENTIONS[family]
+    if convention is not None and convention not in known:
+        raise ValueError(f"convention must be one of {list(known)} (or None), got {convention!r}")
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
     if spec is not None and not isinstance(spec, str):
         raise TypeError(f"spec must be the plug-in as typed (a str) or None, got {type(spec).__name__}")
-    _check_target(target, convention)
+    _check_target(target, convention, family)
     if convention is None and reduction == "sum":
         return target
 
@@ -399,7 +510,7 @@ def adapt(target, convention: str | None, reduction: str = "sum", spec: str | No
         module, qual = target.__module__, target.__qualname__
     name = qual.rsplit(".", 1)[-1]
     if convention is not None:
-        return type(name, (_BASES[convention],),
+        return type(name, (_FAMILY_BASES[family][convention],),
                     {"Learner": target, "cli": cli, "reduction": reduction, "__module__": module,
                      "__qualname__": f"{qual}[{convention} adapter]"})
     # A class under the contract, declared to average: core/runs.run_both reads

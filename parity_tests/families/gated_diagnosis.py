@@ -35,6 +35,7 @@ from itertools import permutations
 
 import numpy as np
 
+from ..core.runs import zero_inputs
 from ..core.tolerance import allowed_error
 from ..diagnosis import Suspect, join
 from .gated_common import GRU_GATES, LSTM_GATES, direction_name, parse_param
@@ -638,7 +639,8 @@ def gate_summary(probe, mine, ref, bounds) -> str | None:
 def _upstreams(probe) -> list:
     cell = probe.case.family.name.endswith("_cell")
     names = ("d_h_next", "d_c_next") if cell else ("d_output", "d_h_n", "d_c_n")
-    return [n for n in names if n in probe.arrays]
+    fixed = zero_inputs(probe.cls)  # zero on both sides (a convention that cannot take it): no probe
+    return [n for n in names if n in probe.arrays and n not in fixed]
 
 
 def _run_probe(probe, arrays):

@@ -228,10 +228,12 @@ def test_options_adapt_the_plugin(option, spec, values):
     ({"--gate-order": ["zrh"]}, "--gate-order and --gru-update describe a gated plug-in"),
     ({"--gru-update": "complement"}, "--gate-order and --gru-update describe a gated plug-in"),
     ({"--gate-order": ["abc"], "--gru-impl": "parity_tests.planted.gated:GRU"}, "--gate-order must spell"),
-    # a CS231n LSTM user's first try: the convention is the RNN's, and it says so (it used to
-    # fail on "--rnn-impl: this convention takes a module name", an option not given)
-    ({"--lstm-impl": "my_layers", "--convention": "cs231n"},
-     "--convention cs231n describes the --rnn-impl plug-in .* needs --rnn-impl; .* has no adapter"),
+    # a convention no given plug-in has says so (it used to fail on "--rnn-impl: this
+    # convention takes a module name", an option not given)
+    ({"--lstm-impl": "my_layers", "--convention": "columns"},
+     r"--convention columns describes none of the plug-ins given \(conventions by plug-in: --rnn-impl: column, "
+     r"rows, cs231n, columns; --lstm-impl: cs231n\)"),
+    ({"--gru-impl": "parity_tests.planted.gated:GRU", "--convention": "cs231n"}, "describes none of the plug-ins"),
 ])
 def test_bad_convention_options_are_named(values, match):
     from parity_tests.options import resolve

@@ -74,7 +74,7 @@ def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose
     family's first failing case (family name -> Case; a family with none is absent)."""
     from ..core.contract import ContractViolation, ImplementationError, Unsupported, impl_name
     from ..core.dtypes import strict_dtype
-    from ..core.messages import case_record
+    from ..core.messages import case_record, describe_case
     from ..core.runs import comparisons as run_comparisons
     from ..diagnosis import diagnose
     from ..families import FAMILIES, ROWS
@@ -90,7 +90,7 @@ def run_report(impls: dict, families=None, *, seed: int = 0, out=print, diagnose
         cls = impls[row.family]
         for case in report_cases(row, seed):
             out("")
-            out(f"[{row.name}] {case.describe()}")
+            out(f"[{row.name}] {describe_case(cls, case)}")
             try:
                 comparisons = run_comparisons(cls, case, warn=False)  # the dtype column says it
             except Unsupported as exc:

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     pin_threads()
     from ..core.cases import Case
     from ..core.contract import ContractViolation, ImplementationError, Unsupported
-    from ..core.messages import ParityMismatch
+    from ..core.messages import ParityMismatch, describe_case
     from ..families import FAMILIES
     from ..properties import assert_parity
     from .report import _row_lines
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     cls = impls[case.family.name]
-    print(f"{case.family.torch_name} case: {case.describe()}")
+    print(f"{case.family.torch_name} case: {describe_case(cls, case)}")
     try:
         comparisons = assert_parity(cls, case)
     except ParityMismatch as exc:

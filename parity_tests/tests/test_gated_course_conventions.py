@@ -1,0 +1,138 @@
+"""An LSTM written as a course's functions, under the LSTM contract (``--lstm-impl my_layers
+--convention cs231n``; ``families/conventions._CS231nLSTMAdapter``).
+
+CS231n's ``lstm_forward`` / ``lstm_backward`` start from c0 = 0, return no cell state and take
+no gradient on it: the adapter declares ``zero_inputs`` (c0, d_c_n: zeros on both sides) and
+``not_returned`` (c_n, dc0: compared nowhere), and ``core.runs`` honours both. Everything else
+(output, h_n, dx, dh0, every parameter gradient) is compared as for any LSTM.
+"""
+
+import numpy as np
+import pytest
+
+from parity_tests.core.cases import Case
+from parity_tests.core.contract import ContractViolation, run_impl
+from parity_tests.core.messages import ParityMismatch
+from parity_tests.core.runs import run_both
+from parity_tests.diagnosis import Probe, suspects
+from parity_tests.families import FAMILIES, row_by_name
+from parity_tests.families.lstm import LSTMConfig
+from parity_tests.options import resolve
+from parity_tests.properties import assert_parity, run_property
+from rnn_parity import scratch
+
+CORRECT = "parity_tests.learners.cs231n_lstm"
+NOT_CARRIED = "parity_tests.learners.cs231n_lstm_not_carried"
+DECLINED_ROWS = {"lstm_proj", "lstm_bidirectional", "lstm_multilayer"}  # every draw has layers/directions/P
+
+
+def _adapted(spec):
+    return resolve({"--lstm-impl": spec, "--convention": "cs231n"})["lstm"]
+
+
+def _case(**config):
+    return Case(LSTMConfig(**dict(dict(input_size=3, hidden_size=4, seq_len=5, batch=3), **config)), seed=2)
+
+
+@pytest.mark.parametrize("row", [r for r in FAMILIES["lstm"].rows], ids=lambda r: r.name)
+def test_a_correct_cs231n_lstm_passes_every_row_it_can_express(row):
+    ran, declined = run_property(_adapted(CORRECT), row)  # raises on any mismatch
+    if row.name in DECLINED_ROWS:
+        assert ran == 0 and declined and "single-layer, unidirectional LSTM without projection" in declined[0]
+    else:
+        assert ran > 0
+
+
+def test_the_cell_state_it_cannot_give_is_compared_nowhere_and_both_sides_start_from_zero():
+    r = run_both(_adapted(CORRECT), _case(batch_first=True))
+    names = [c.tensor for c in r.comparisons]
+    assert names[:4] == ["output", "h_n", "dx", "dh0"] and "c_n" not in names and "dc0" not in names
+    assert all(c.passed for c in r.comparisons)
+    assert not np.any(r.arrays["c0"]) and not np.any(r.arrays["d_c_n"])  # zero for torch too
+    assert np.any(r.arrays["h0"]) and np.any(r.arrays["d_h_n"])  # h0 and d_h_n are its own
+
+
+def test_the_classic_bug_is_rejected_and_named():
+    cls = _adapted(NOT_CARRIED)
+    case = _case()
+    with pytest.raises(ParityMismatch) as info:
+        assert_parity(cls, case)
+    text = str(info.value)
+    assert text.startswith(f"ParityMismatch: dx of {NOT_CARRIED} --convention cs231n differs from torch.nn.LSTM") or \
+        f"dx of {NOT_CARRIED} --convention cs231n differs from torch.nn.LSTM" in text, text
+    assert "; c0 and d_c_n zero on both sides, c_n and dc0 not compared (all the cs231n convention can express)" \
+        in text.splitlines()[1], text  # the case line says what was left out
+    found = suspects(Probe(cls, run_both(cls, case)))
+    assert found and found[0].name == "cell state not carried back through time (dc_(t-1) = 0)", [s.name for s in found]
+
+
+def test_a_direct_call_with_a_cell_state_it_cannot_take_declines():
+    cls = _adapted(CORRECT)
+    m = cls(3, 4)
+    x = np.ones((5, 2, 3))
+    h0 = np.zeros((1, 2, 4))
+    with pytest.raises(NotImplementedError, match="starts from c0 = 0"):
+        m.forward(x, (h0, np.ones((1, 2, 4))))
+    out, _ = m.forward(x, (h0, np.zeros((1, 2, 4))))
+    with pytest.raises(NotImplementedError, match="takes no gradient on the final cell state"):
+        m.backward(np.ones_like(out), np.zeros((1, 2, 4)), np.ones((1, 2, 4)))
+
+
+def test_gates_are_swapped_exactly_both_ways():
+    """CS231n stacks i, f, o, g: torch's g and o blocks are handed over swapped and swapped back."""
+    m = _adapted(CORRECT)(2, 3)
+    w = np.arange(12 * 2, dtype=float).reshape(12, 2)
+    assert np.array_equal(m._swap(w)[6:9], w[9:12]) and np.array_equal(m._swap(m._swap(w)), w)
+
+
+def test_none_where_the_class_did_not_declare_it_is_a_contract_violation():
+    class CellStateNone(scratch.LSTM):
+        def forward(self, x, hx=None):
+            out, (h_n, _) = super().forward(x, hx)
+            return out, (h_n, None)
+
+    case = _case()
+    with pytest.raises(ContractViolation, match="forward c_n must be a numpy array, got None"):
+        run_impl(CellStateNone, case, case.materialize())
+
+
+def test_one_convention_for_a_course_module_of_both_families():
+    """CS231n's rnn_layers.py holds rnn_* and lstm_*: one --convention for both plug-ins."""
+    impls = resolve({"--rnn-impl": "parity_tests.learners.cs231n_rnn", "--lstm-impl": CORRECT,
+                     "--convention": "cs231n"})
+    assert impls["rnn"].convention == impls["lstm"].convention == "cs231n"
+    assert_parity(impls["rnn"], Case(row_by_name("tanh_basic").report, seed=1))
+    assert_parity(impls["lstm"], _case())
+
+
+@pytest.mark.parametrize("option, module, functions", [
+    ("--lstm-impl", "parity_tests.learners.cs231n_rnn", "lstm_forward and lstm_backward"),
+    ("--rnn-impl", CORRECT, "rnn_forward and rnn_backward"),  # was a TypeError: pytest's INTERNALERROR
+])
+def test_a_module_without_the_functions_is_a_usage_error_naming_them(option, module, functions):
+    with pytest.raises(ValueError, match=f"^{option}: the cs231n convention takes a module with functions {functions}"):
+        resolve({option: module, "--convention": "cs231n"})
+
+
+def test_only_a_declared_convention_adapter_exempts_a_tensor():
+    """An attribute a class happens to have exempts nothing: only core.contract.ConventionLimits
+    subclasses (the harness's adapters) are read for not_returned / zero_inputs."""
+    from parity_tests.core.runs import not_returned, zero_inputs
+
+    class Stray(scratch.LSTM):
+        not_returned = ("dx",)
+        zero_inputs = ("h0",)
+
+    assert not not_returned(Stray) and not zero_inputs(Stray)
+    assert not_returned(_adapted(CORRECT)) == {"c_n", "dc0"} and zero_inputs(_adapted(CORRECT)) == {"c0", "d_c_n"}
+
+
+def test_the_report_says_what_the_convention_leaves_out():
+    from parity_tests.tools.report import run_report
+
+    lines = []
+    counts, records, _ = run_report({"lstm": _adapted(CORRECT)}, ["lstm"], out=lines.append)
+    assert counts["failed"] == counts["contract"] == 0 and counts["passed"] > 0
+    basic = next(ln for ln in lines if ln.startswith("[lstm_basic] "))
+    assert basic.endswith("; c0 and d_c_n zero on both sides, c_n and dc0 not compared (all the cs231n convention can express)")
+    assert not any(t["name"] in ("c_n", "dc0") for r in records for t in r["tensors"])
