@@ -84,6 +84,12 @@ def resolve(values: dict) -> dict:
     orders = gate_orders(values.get("--gate-order"))  # ValueError names --gate-order
     gru_update = values.get("--gru-update") or "torch"
     gated_given = [e.option for e in CATALOG if e.name in GATED_FAMILIES and values.get(e.option)]
+    for e in conventional:
+        if e.name in GATED_FAMILIES and orders.get(GATED_FAMILIES[e.name]):
+            # The course's own order is part of the convention (CS231n's i, f, o, g); an order
+            # on top of it would be an order relative to that one, which no one means.
+            raise ValueError(f"--gate-order does not combine with {e.option} --convention {convention}: the "
+                             "convention fixes the gate order (README, Conventions)")
     if (orders or gru_update != "torch") and not gated_given:
         raise ValueError("--gate-order and --gru-update describe a gated plug-in: give it with --lstm-impl, "
                          "--gru-impl, --lstm-cell-impl or --gru-cell-impl")

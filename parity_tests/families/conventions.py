@@ -360,6 +360,7 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
     """
 
     convention = "cs231n"
+    convention_order = "ifog"  # its gate blocks, in torch's letters (the diagnosis speaks in them)
     zero_inputs = ("c0", "d_c_n")
     not_returned = ("c_n", "dc0")
     _BLOCKS = [0, 1, 3, 2]  # torch's gate blocks i, f, g, o <-> CS231n's i, f, o, g (its own inverse)

@@ -477,6 +477,25 @@ def _gate_order_name(gates: str, order: str, hint: bool, declared: str | None = 
     return name, eq
 
 
+def _course_order_name(gates: str, order: str, course: str, convention: str) -> tuple:
+    """The gate-order suspect for a course-convention adapter (``conventions._CS231nLSTMAdapter``)
+    in the course's terms: the adapter hands the implementation the gate blocks in ``course``
+    (torch's letters: CS231n's i, f, o, g), so its reading of them is ``order`` composed with
+    that, as for a declared --gate-order; said as the course would say it (in torch's terms a
+    CS231n student reading i, f, g, o was told "it reads them as i, f, o, g", the course's own
+    order read back as the bug)."""
+    actual = [""] * len(gates)
+    for k, g in enumerate(gates):  # handed block course.index(g) holds gate g; it reads it as order[k]
+        actual[course.index(g)] = order[k]
+    swapped = [(c, a) for c, a in zip(course, actual) if c != a]
+    read = ", ".join(actual)
+    name = (f"gate order read wrong ({swapped[0][0]} and {swapped[0][1]} swapped)" if len(swapped) == 2
+            else f"gate order read wrong (blocks read as {read})")
+    eq = (f"the {convention} convention stacks the gate blocks of Wx, Wh and b as {', '.join(course)}; the "
+          f"implementation reads them as {read} (forward and the gradients it stacks back)")
+    return name, eq
+
+
 _COMPLEMENT_EQ = ("torch: h' = (1 - z) * n + z * h; the implementation computes h' = z * n + (1 - z) * h (its z "
                   "is torch's 1 - z: Cho et al.'s paper and several course notes write it so)")
 
@@ -493,8 +512,12 @@ def mutants(probe) -> list:
     given_order = getattr(probe.cls, "gate_order", None) if getattr(probe.cls, "Learner", None) else None
     given_complement = bool(getattr(probe.cls, "Learner", None)) and getattr(probe.cls, "gru_update", None) == "complement"
     other_orders = [o for o in ("".join(o) for o in permutations(p.gates)) if o != p.gates]
+    course = getattr(probe.cls, "convention_order", None)  # a course convention's own order (CS231n: ifog)
     for order in other_orders:
-        name, eq = _gate_order_name(p.gates, order, hint=given_order is None, declared=given_order)
+        if course:
+            name, eq = _course_order_name(p.gates, order, course, probe.cls.convention)
+        else:
+            name, eq = _gate_order_name(p.gates, order, hint=given_order is None, declared=given_order)
         out.append((Suspect(name, eq), p.to_contract(_relabeled(p, order))))
     if p.kind == "GRU":
         if given_complement:  # the adapter hands over torch's model with z negated: undoing that is torch's update

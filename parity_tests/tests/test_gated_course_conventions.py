@@ -136,3 +136,20 @@ def test_the_report_says_what_the_convention_leaves_out():
     basic = next(ln for ln in lines if ln.startswith("[lstm_basic] "))
     assert basic.endswith("; c0 and d_c_n zero on both sides, c_n and dc0 not compared (all the cs231n convention can express)")
     assert not any(t["name"] in ("c_n", "dc0") for r in records for t in r["tensors"])
+
+
+def test_a_gate_order_on_top_of_the_course_convention_is_a_usage_error():
+    with pytest.raises(ValueError, match="--gate-order does not combine with --lstm-impl --convention cs231n"):
+        resolve({"--lstm-impl": CORRECT, "--convention": "cs231n", "--gate-order": ["ifgo"]})
+
+
+def test_gates_read_in_another_order_are_named_in_the_courses_terms():
+    cls = _adapted("parity_tests.learners.cs231n_lstm_gates_ifgo")
+    case = _case()
+    with pytest.raises(ParityMismatch):
+        assert_parity(cls, case)
+    found = suspects(Probe(cls, run_both(cls, case)))
+    assert found and found[0].name == "gate order read wrong (o and g swapped)", [s.name for s in found]
+    assert found[0].equation == ("the cs231n convention stacks the gate blocks of Wx, Wh and b as i, f, o, g; the "
+                                 "implementation reads them as i, f, g, o (forward and the gradients it stacks back)")
+    assert "--gate-order" not in found[0].equation  # an option that does not combine with the convention
