@@ -82,6 +82,9 @@ def user_dir(tmp_path_factory):
     (d / "scratch.py").write_text(DECOY_SCRATCH)
     (d / "good_rnn.py").write_text(MODULE.replace("{BUG}", ""))
     (d / "bad_rnn.py").write_text(MODULE.replace("{BUG}", " * 0.5  # the classic: a stray factor"))
+    # CS231n's rnn_layers.py, as the student has it (a module of functions, imported by name)
+    course = Path(__file__).resolve().parents[1] / "learners" / "cs231n_lstm.py"
+    (d / "my_layers.py").write_text(course.read_text())
     return d
 
 
@@ -139,6 +142,14 @@ def test_pytest_pyargs_without_the_plots_extra(user_dir, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and " 1 passed" in out, out
     assert "matplotlib" not in out, out
+
+
+def test_a_cs231n_lstm_module_from_the_users_folder(user_dir):
+    proc = _run([str(BIN / "rnn-parity"), "check", "--lstm-impl", "my_layers", "--convention", "cs231n",
+                 "--", "-k", "lstm_basic or lstm_bidirectional"], user_dir)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "1 passed" in out and "1 skipped" in out, out  # bidirectional: declined
+    assert "rnn-parity: --lstm-impl my_layers, --convention cs231n" in out, out
 
 
 def test_the_default_profile_is_ci_without_the_ci_variable(user_dir):
