@@ -40,8 +40,10 @@ def check_parser() -> argparse.ArgumentParser:
     for flags, kwargs in option_specs():
         parser.add_argument(*flags, **kwargs)
     parser.add_argument("--profile", choices=["ci", "dev", "thorough"], default=None,
-                        help="hypothesis profile (default: ci, bounded and derandomized; dev explores new examples; thorough is the deep run, with --seed)")
-    parser.add_argument("--seed", type=int, default=None, help="hypothesis seed (for thorough runs)")
+                        help="hypothesis profile (default: ci, bounded and derandomized, or dev with --seed; dev explores "
+                             "new examples; thorough is the deep run, with --seed)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="hypothesis seed (dev or thorough; ci is derandomized and takes none)")
     return parser
 
 
@@ -55,10 +57,13 @@ def check(argv: list[str]) -> int:
         argv, extra = argv[:i], argv[i + 1:]
     parser = check_parser()
     args = parser.parse_args(argv)
+    if args.seed is not None and args.profile == "ci":
+        parser.error("--seed has no effect with --profile ci (derandomized: the same examples every run); "
+                     "use --profile dev or thorough")
     values = {flags[0]: getattr(args, flags[0].lstrip("-").replace("-", "_")) for flags, _ in option_specs()}
     families = [e.name for e in CATALOG if values.get(e.option)]
     if given(values) and not families:
-        families = ["rnn"]  # --convention / --reduction alone qualify the RNN plug-in
+        families = ["rnn"]  # --reduction (or --strict-dtype) alone qualifies the RNN plug-in
     pytest_args = ["--pyargs", "parity_tests.tests.test_parity", "-p", "no:cacheprovider"]
     pytest_args += ["--parity-only", ",".join(families or [e.name for e in CATALOG])]
     for flag, value in values.items():

@@ -96,18 +96,25 @@ def resolve(values: dict) -> dict:
     impls = {}
     for e in CATALOG:
         spec = values.get(e.option) or e.default_impl
+        # One --convention serves every given plug-in whose family has it; a plug-in of another
+        # kind (a class RNN beside a CS231n LSTM module) is checked in a run of its own.
+        shared = (f" (--convention {convention} applies to each of {', '.join(c.option for c in conventional)}: "
+                  "check a plug-in in another convention in a separate run)") if len(conventional) > 1 else ""
         try:
             if e in conventional:
                 target = load_module(spec) if convention in MODULE_CONVENTIONS else load_impl(spec)
-                cls = adapt(target, convention, "sum", spec, family=e.name)
+                try:
+                    cls = adapt(target, convention, "sum", spec, family=e.name)
+                except TypeError as exc:  # the wrong kind of target (a module without the functions): usage
+                    raise ValueError(str(exc).removeprefix("target: ")) from None
             else:
                 cls = load_impl(spec)
             if e.name in GATED_FAMILIES and values.get(e.option):
                 kind = GATED_FAMILIES[e.name]
                 cls = adapt_gated(cls, e.name, gate_order=orders.get(kind),
                                   gru_update=gru_update if kind == "gru" else None, spec=spec)
-        except (ValueError, TypeError) as exc:  # a usage error, not a crash (a module without the functions)
-            raise ValueError(f"{e.option}: {str(exc).removeprefix('target: ')}") from None
+        except ValueError as exc:
+            raise ValueError(f"{e.option}: {exc}{shared if e in conventional else ''}") from None
         if reduction != "sum" and values.get(e.option):
             cls = with_reduction(cls, reduction)
         if values.get(e.option):

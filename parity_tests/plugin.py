@@ -67,7 +67,8 @@ def _wanted(config) -> bool:
 
 # ---------------------------------------------------------------------------------------
 # Hypothesis profiles. `--hypothesis-profile NAME` (hypothesis' own option) or the
-# HYPOTHESIS_PROFILE variable overrides the default, which is `ci` everywhere: `make test`
+# HYPOTHESIS_PROFILE variable overrides the default, which is `ci` everywhere (`dev` when
+# --hypothesis-seed is given: a seed means random draws, which `ci` ignores): `make test`
 # in a developer's clone is the same bounded run CI makes (under 3 minutes warm on 2 cores;
 # `dev` took 3.5-4.5), and a failure seen locally is the one CI sees.
 #   ci        bounded and derandomized: the same examples every run, so CI is reproducible
@@ -77,14 +78,17 @@ def _wanted(config) -> bool:
 # fails correct code (a 2 s deadline did). Hangs are caught by pytest-timeout instead
 # (`timeout` in pyproject.toml), speed by `rnn-parity bench`.
 # ---------------------------------------------------------------------------------------
-def _register_profiles():
+def _register_profiles(config=None):
     from hypothesis import HealthCheck, settings
 
     common = dict(print_blob=True, suppress_health_check=[HealthCheck.too_slow])
     settings.register_profile("ci", max_examples=30, derandomize=True, deadline=None, **common)
     settings.register_profile("dev", max_examples=60, deadline=None, **common)
     settings.register_profile("thorough", max_examples=600, deadline=None, **common)
-    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+    # A seed asks for random draws, which `ci` (derandomized) would silently ignore: with
+    # --hypothesis-seed and no profile named, `dev` (`--hypothesis-profile` still wins).
+    seeded = config is not None and config.getoption("hypothesis_seed", None) is not None
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev" if seeded else "ci"))
 
 
 @pytest.hookimpl(tryfirst=True)  # before hypothesis loads --hypothesis-profile
@@ -106,7 +110,7 @@ def _activate(config):
     from .core.threads import pin_threads
 
     pin_threads()  # before numpy or torch is imported where possible (core/threads.py)
-    _register_profiles()
+    _register_profiles(config)
     import numpy as np
     import torch
 
@@ -235,8 +239,9 @@ def pytest_report_header(config):
     values = _values(config)
     # With plug-ins given, only their families run: name those, not scratch's defaults for
     # the families that are not run (a newcomer read them as being checked too).
-    given = [e for e in CATALOG if values[e.option]]
-    opts = ", ".join(f"{e.option} {values[e.option] or e.default_impl}" for e in (given or CATALOG))
+    # (--reduction or --strict-dtype alone qualify the RNN, as pytest_collection_modifyitems runs it)
+    shown = [e for e in CATALOG if values[e.option]] or [e for e in CATALOG if e.name == "rnn" or not given(values)]
+    opts = ", ".join(f"{e.option} {values[e.option] or e.default_impl}" for e in shown)
     for flag in ("--convention", "--reduction"):
         if values.get(flag) and not (flag == "--reduction" and values[flag] == "sum"):
             opts += f", {flag} {values[flag]}"

@@ -186,7 +186,8 @@ def run_impl(cls, case, arrays: dict) -> dict:
     2. instance B: ``forward`` on other inputs, then ``forward`` and ``backward`` on the
        case's: the same results as A's, or backward did not use the most recent forward.
 
-    After every call: each result has the contract's structure and shape, is a
+    After every call: each result has the contract's structure and shape (a result a
+    ``ConventionLimits`` class declares ``not_returned`` is None instead, and left out), is a
     floating-point array (not a list; its dtype is kept as returned, for the comparison to
     report, ``core/dtypes.py``) and finite (NaN or inf: ``ImplementationError``); no argument given
     so far was written into; nothing returned so far has changed since (a returned view of

@@ -25,10 +25,17 @@
     rnn_backward(da (n_a, m, T), caches) -> {"dx" (n_x, m, T), "da0" (n_a, m),
         "dWax" (n_a, n_x), "dWaa" (n_a, n_a), "dba" (n_a, 1)}  (other keys ignored)
 
-In both module conventions ``dh`` / ``da`` is the upstream gradient on every hidden state;
+In the module conventions ``dh`` / ``da`` is the upstream gradient on every hidden state;
 h_n is the last one, so the adapter adds torch's d_h_n into the last time step's slice.
 
-Every convention is a single-layer, unidirectional tanh RNN with ONE bias; every other
+``cs231n`` for the LSTM (``--lstm-impl my_layers``; ``_CS231nLSTMAdapter``):
+    lstm_forward(x (N, T, D), h0 (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,)) -> (h (N, T, H), cache)
+    lstm_backward(dh (N, T, H), cache) -> (dx, dh0, dWx (D, 4H), dWh (H, 4H), db (4H,))
+    gates i, f, o, g; no cell state in or out (c0 and d_c_n zero on both sides, c_n and dc0
+    not compared: core.contract.ConventionLimits).
+
+Every RNN convention is a single-layer, unidirectional tanh RNN with ONE bias (the LSTM's: a
+single-layer, unidirectional LSTM without projection, one bias); every other
 configuration is declined (NotImplementedError: reported as skipped). The single bias is
 compared with torch's two by splitting: the adapter gives the learner b = b_ih + b_hh, and
 reports the learner's db as the gradient of each (they are equal: a = ... + b_ih + b_hh).
@@ -74,7 +81,7 @@ LSTM_CONVENTIONS = {
 }
 # family -> its conventions: --convention applies to each given plug-in whose family has it.
 FAMILY_CONVENTIONS = {"rnn": CONVENTIONS, "lstm": LSTM_CONVENTIONS}
-# --rnn-impl names a module (no ":Class") for these.
+# The plug-in option names a module (no ":Class") for these.
 MODULE_CONVENTIONS = frozenset({"cs231n", "columns"})
 REDUCTIONS = {
     "sum": "weight and bias gradients summed over the batch (torch's, for a summed loss)",
@@ -96,7 +103,8 @@ def _describe(value) -> str:
 
 
 class _Adapter:
-    """A single-layer, unidirectional tanh RNN in a learner's convention, under the contract.
+    """A single-layer, unidirectional tanh RNN in a learner's convention, under the contract
+    (the base of the RNN conventions' adapters; ``_CS231nLSTMAdapter`` borrows its checks).
 
     A subclass says how to call the learner: ``_initial_params()``, ``_run_forward(xt (T, B,
     I), h0 (B, H), weights) -> hs (T, B, H)`` and ``_run_backward(xt, h0, weights, dy (T, B,
@@ -477,8 +485,9 @@ def adapt(target, convention: str | None, reduction: str = "sum", spec: str | No
     for ``target`` written in ``convention``.
 
     ``target``: the class (``column``, ``rows``, or no convention) or the module (a name in
-    ``MODULE_CONVENTIONS``: any object with functions ``rnn_forward`` and ``rnn_backward``).
-    ``convention``: a key of ``CONVENTIONS``, or None for a class already under the
+    ``MODULE_CONVENTIONS``: any object with functions ``rnn_forward`` and ``rnn_backward``,
+    for the LSTM ``lstm_forward`` and ``lstm_backward``).
+    ``convention``: a key of ``FAMILY_CONVENTIONS[family]``, or None for a class already under the
     contract. ``reduction``: ``"sum"`` (torch's) or ``"mean"`` (weight and bias gradients
     averaged over the batch). ``spec``: the plug-in as typed (``"my_layers"``,
     ``"mymod:MyRNN"``), for the ``cli`` attribute; derived from ``target`` when None.

@@ -515,7 +515,7 @@ def mutants(probe) -> list:
     course = getattr(probe.cls, "convention_order", None)  # a course convention's own order (CS231n: ifog)
     for order in other_orders:
         if course:
-            name, eq = _course_order_name(p.gates, order, course, probe.cls.convention)
+            name, eq = _course_order_name(p.gates, order, course, getattr(probe.cls, "convention", "") or "course")
         else:
             name, eq = _gate_order_name(p.gates, order, hint=given_order is None, declared=given_order)
         out.append((Suspect(name, eq), p.to_contract(_relabeled(p, order))))

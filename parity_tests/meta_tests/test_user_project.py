@@ -82,7 +82,7 @@ def user_dir(tmp_path_factory):
     (d / "scratch.py").write_text(DECOY_SCRATCH)
     (d / "good_rnn.py").write_text(MODULE.replace("{BUG}", ""))
     (d / "bad_rnn.py").write_text(MODULE.replace("{BUG}", " * 0.5  # the classic: a stray factor"))
-    # CS231n's rnn_layers.py, as the student has it (a module of functions, imported by name)
+    # a CS231n student's LSTM functions (a module of functions, imported by name)
     course = Path(__file__).resolve().parents[1] / "learners" / "cs231n_lstm.py"
     (d / "my_layers.py").write_text(course.read_text())
     return d
@@ -162,6 +162,17 @@ def test_the_default_profile_is_ci_without_the_ci_variable(user_dir):
     # the header names the plug-in's family, not scratch's defaults for families not run
     header = next(ln for ln in out.splitlines() if ln.startswith("rnn-parity: "))
     assert header.startswith("rnn-parity: --rnn-impl good_rnn:MyRNN, hypothesis profile ci"), header
+
+
+def test_a_seed_without_a_profile_draws_at_random(user_dir):
+    """``ci`` is derandomized and would ignore a seed: --seed alone runs ``dev``; with
+    --profile ci it is a usage error."""
+    seeded = _run([str(BIN / "rnn-parity"), "check", "--rnn-impl", "good_rnn:MyRNN", "--seed", "3", "--",
+                   "-k", "tanh_basic"], user_dir, profile=None)
+    assert seeded.returncode == 0 and "hypothesis profile dev" in seeded.stdout, seeded.stdout + seeded.stderr
+    both = _run([str(BIN / "rnn-parity"), "check", "--rnn-impl", "good_rnn:MyRNN", "--profile", "ci", "--seed", "3"],
+                user_dir, profile=None)
+    assert both.returncode == 2 and "--seed has no effect with --profile ci" in both.stderr, both.stderr
 
 
 def test_the_repro_line_works_from_the_users_folder(user_dir):

@@ -136,6 +136,8 @@ def test_the_report_says_what_the_convention_leaves_out():
     basic = next(ln for ln in lines if ln.startswith("[lstm_basic] "))
     assert basic.endswith("; c0 and d_c_n zero on both sides, c_n and dc0 not compared (all the cs231n convention can express)")
     assert not any(t["name"] in ("c_n", "dc0") for r in records for t in r["tensors"])
+    assert all(r["convention_limits"] == {"zero_inputs": ["c0", "d_c_n"], "not_compared": ["c_n", "dc0"]}
+               for r in records)
 
 
 def test_a_gate_order_on_top_of_the_course_convention_is_a_usage_error():
@@ -153,3 +155,20 @@ def test_gates_read_in_another_order_are_named_in_the_courses_terms():
     assert found[0].equation == ("the cs231n convention stacks the gate blocks of Wx, Wh and b as i, f, o, g; the "
                                  "implementation reads them as i, f, g, o (forward and the gradients it stacks back)")
     assert "--gate-order" not in found[0].equation  # an option that does not combine with the convention
+
+
+def test_a_class_rnn_beside_a_course_lstm_is_told_to_run_separately():
+    with pytest.raises(ValueError, match=r"^--rnn-impl: .*module name.* \(--convention cs231n applies to each of "
+                                         r"--rnn-impl, --lstm-impl: check a plug-in in another convention in a "
+                                         r"separate run\)"):
+        resolve({"--rnn-impl": "rnn_parity.scratch:RNN", "--lstm-impl": CORRECT, "--convention": "cs231n"})
+
+
+def test_a_type_error_inside_the_users_module_is_not_a_usage_error(tmp_path, monkeypatch):
+    """Only the adapter's own TypeError (the wrong kind of target) becomes a usage error; one
+    raised by the user's code on import keeps its traceback."""
+    (tmp_path / "broken_layers.py").write_text("x = 1 + 'a'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(Exception) as info:
+        resolve({"--lstm-impl": "broken_layers", "--convention": "cs231n"})
+    assert "unsupported operand" in str(info.value) or "unsupported operand" in str(info.value.__cause__)

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.contract import impl_name
+from ..core.contract import impl_name, limits_note
 from ..core.family import flat
 from ..core.runs import run_both
 
@@ -338,7 +338,8 @@ def parity_picture(run, cls=None) -> Picture:
     verdict = ("FAIL: " + ", ".join(failed[:4]) + (" ..." if len(failed) > 4 else "") + " differ") if failed \
         else "pass: every tensor within tolerance"
     who = impl_name(cls) if cls is not None else "implementation"
-    title = f"{who} vs {fam.torch_name}: {config.short()}\n{verdict}"
+    note = limits_note(cls) if cls is not None else ""
+    title = f"{who} vs {fam.torch_name}: {config.short()}\n{verdict}" + (f"\n{note}" if note else "")
     return Picture(run, title, results, params, group_words(group), gates, table, names, steps)
 
 
