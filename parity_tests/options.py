@@ -108,7 +108,7 @@ def resolve(values: dict) -> dict:
                 except TypeError as exc:  # the wrong kind of target (a module without the functions): usage
                     raise ValueError(str(exc).removeprefix("target: ")) from None
             else:
-                cls = load_impl(spec)
+                cls = _load_class(e, spec)
             if e.name in GATED_FAMILIES and values.get(e.option):
                 kind = GATED_FAMILIES[e.name]
                 cls = adapt_gated(cls, e.name, gate_order=orders.get(kind),
@@ -121,3 +121,36 @@ def resolve(values: dict) -> dict:
             cls = with_dtype_policy(cls, bool(values.get("--strict-dtype")))
         impls[e.name] = cls
     return impls
+
+
+def _load_class(entry, spec: str):
+    """``module:Class`` -> the class, or a ValueError that says what to give instead: a
+    newcomer with CS231n's functions named the module alone, or ``my_layers:lstm_forward``
+    (which crashed the run with a TypeError from deep inside the harness)."""
+    import importlib
+    import inspect
+
+    from .core.contract import load_impl
+    from .families.conventions import FAMILY_CONVENTIONS, MODULE_CONVENTIONS, module_functions
+
+    modules = [c for c in FAMILY_CONVENTIONS.get(entry.name, ()) if c in MODULE_CONVENTIONS]
+
+    def hint(module=None):
+        fns = module_functions(entry.name) if modules else ()
+        if not modules or (module is not None and not all(callable(getattr(module, f, None)) for f in fns)):
+            return ""
+        name = spec.split(":")[0] if isinstance(spec, str) else "my_layers"
+        return (f"; a module of functions ({' and '.join(fns)}) is given by its name with its convention: "
+                f"{entry.option} {name} --convention {' (or '.join(modules)}{')' * (len(modules) - 1)}")
+
+    try:
+        target = load_impl(spec)
+    except ValueError as exc:
+        if isinstance(spec, str) and ":" not in spec:
+            raise ValueError(f"{exc}{hint()}") from None
+        raise
+    if not inspect.isclass(target):
+        module = importlib.import_module(spec.split(":")[0])
+        raise ValueError(f"{spec!r} is a {type(target).__name__}, not a class: the plug-in is a class under the "
+                         f"contract ({entry.option} module:Class){hint(module)}")
+    return target

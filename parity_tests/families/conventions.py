@@ -448,6 +448,11 @@ _BASES = {"column": _ColumnAdapter, "rows": _RowsAdapter, "cs231n": _CS231nAdapt
 _FAMILY_BASES = {"rnn": _BASES, "lstm": {"cs231n": _CS231nLSTMAdapter}}
 
 
+def module_functions(family: str) -> tuple:
+    """The functions a module convention of ``family`` calls ("rnn": rnn_forward, rnn_backward)."""
+    return _FAMILY_FUNCTIONS[family]
+
+
 def _module_name(target) -> str:
     """A module's name; any other object with the functions is named by its type."""
     return getattr(target, "__name__", None) or type(target).__name__

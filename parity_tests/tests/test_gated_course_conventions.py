@@ -172,3 +172,23 @@ def test_a_type_error_inside_the_users_module_is_not_a_usage_error(tmp_path, mon
     with pytest.raises(Exception) as info:
         resolve({"--lstm-impl": "broken_layers", "--convention": "cs231n"})
     assert "unsupported operand" in str(info.value) or "unsupported operand" in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize("option, spec, words", [
+    # a function named as the class: was pytest's INTERNALERROR (TypeError: cls must be a class;
+    # for the RNN "metaclass conflict")
+    ("--lstm-impl", f"{CORRECT}:lstm_forward", "is a function, not a class: the plug-in is a class under the contract "
+     f"(--lstm-impl module:Class); a module of functions (lstm_forward and lstm_backward) is given by its name with "
+     f"its convention: --lstm-impl {CORRECT} --convention cs231n"),
+    ("--rnn-impl", "parity_tests.learners.cs231n_rnn:rnn_forward", "is a function, not a class"),
+    ("--gru-impl", f"{CORRECT}:sigmoid", "is a function, not a class: the plug-in is a class under the contract "
+     "(--gru-impl module:Class)"),
+    # the module alone, --convention forgotten
+    ("--lstm-impl", CORRECT, f"got '{CORRECT}'; a module of functions (lstm_forward and lstm_backward) is given "
+     f"by its name with its convention: --lstm-impl {CORRECT} --convention cs231n"),
+    ("--rnn-impl", "parity_tests.learners.cs231n_rnn", "--convention cs231n (or columns)"),
+], ids=["lstm_function", "rnn_function", "gru_function", "lstm_module_no_convention", "rnn_module_no_convention"])
+def test_a_function_or_a_bare_module_is_a_usage_error_that_says_what_to_give(option, spec, words):
+    with pytest.raises(ValueError) as info:
+        resolve({option: spec})
+    assert str(info.value).startswith(f"{option}: ") and words in str(info.value), str(info.value)
