@@ -225,6 +225,9 @@ def record_declined(request):
         for reason, n in Counter(reasons).items():
             request.node.user_properties.append(
                 ("parity_declined", f"{n} of {total} examples declined, {checked} checked: {reason}"))
+        if reasons:  # named as the repro line names it: a node id run from a user's folder is "::test[...]"
+            module = getattr(request.node.module, "__name__", "")
+            request.node.user_properties.append(("parity_test_name", f"{module}::{request.node.name}"))
 
     return record
 
@@ -261,7 +264,8 @@ class _DeclinedCollector:
     def pytest_runtest_logreport(self, report):
         declined = [v for k, v in report.user_properties if k == "parity_declined"]
         if declined and report.when == "call":
-            self.store.setdefault(report.nodeid, []).extend(declined)
+            name = next((v for k, v in report.user_properties if k == "parity_test_name"), report.nodeid)
+            self.store.setdefault(name, []).extend(declined)
 
 
 def pytest_sessionfinish(session):

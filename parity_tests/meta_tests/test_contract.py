@@ -164,7 +164,7 @@ def test_declined_configuration_is_reported_as_skipped_with_reason():
     assert "configurations the implementation declined (not tested)" in out
     summary = out.split("declined (not tested)")[1]
     # the row that ran some examples says how many beside those it declined
-    anything = next(ln for ln in summary.splitlines() if ln.startswith("parity_tests/tests/test_parity.py::test_parity[anything]"))
+    anything = next(ln for ln in summary.splitlines() if ln.startswith("parity_tests.tests.test_parity::test_parity[anything]"))
     n, total, checked = re.search(r": (\d+) of (\d+) examples declined, (\d+) checked: .*bidirectional", anything).groups()
     assert int(n) > 0 and int(checked) > 0 and int(n) + int(checked) == int(total), anything
 
