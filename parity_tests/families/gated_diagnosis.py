@@ -143,7 +143,7 @@ def _forward(p: _Problem, m: frozenset):
                     tc = np.tanh(c2)
                     hf = o * tc
                     h2 = hf @ w_hr.T if w_hr is not None else hf
-                    tape[t] = dict(x=x, h=h, c=c, a=a, i=i, f=f, g=g, o=o, c2=c2, tc=tc, hf=hf)
+                    tape[t] = dict(x=x, h=h, c=c, a=a, i=i, f=f, g=g, o=o, c2=c2, tc=tc, hf=hf, h_new=h2)
                     states = [h2, c2]
                 else:
                     ax = x @ w_ih.T + b_ih
@@ -157,7 +157,7 @@ def _forward(p: _Problem, m: frozenset):
                     else:  # torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
                         n = np.tanh(ax[:, 2 * H:] + r * (hw_n + b_hn))
                     h2 = (1 - z) * n + z * h
-                    tape[t] = dict(x=x, h=h, a_r=a_r, a_z=a_z, r=r, z=z, n=n, hw_n=hw_n, q=hw_n + b_hn)
+                    tape[t] = dict(x=x, h=h, a_r=a_r, a_z=a_z, r=r, z=z, n=n, hw_n=hw_n, q=hw_n + b_hn, h_new=h2)
                     states = [h2]
                 out[t] = states[0]
             tapes[layer, d] = (order, tape)
@@ -214,12 +214,18 @@ def _run(p: _Problem, m: frozenset) -> dict:
                     dc = carry_c + dhf * tp["o"] * dtc
                     sg = ((lambda k: tp["a"][:, k * H:(k + 1) * H] * (1 - tp["a"][:, k * H:(k + 1) * H]))
                           if "sigmoid_from_preactivation" in m else (lambda k: tp["ifgo"[k]] * (1 - tp["ifgo"[k]])))
+                    sgm = lambda k: 1.0 if f"sigmoid_prime_missing_{'ifgo'[k]}" in m else sg(k)  # noqa: E731
+                    g = tp["g"]
+                    dg = g * (1 - g) if "g_with_sigmoid_prime" in m else 1 - g ** 2
                     da_x = da_h = np.concatenate([
-                        dc * tp["g"] * sg(0),
-                        dc * (tp["c2"] if "forget_uses_c_t" in m else tp["c"]) * sg(1),
-                        dc * tp["i"] * (1 - tp["g"] ** 2),
-                        dhf * tp["tc"] * sg(3)], axis=1)
-                    carry_c = np.zeros_like(dc) if "c_not_carried" in m else dc * tp["f"]
+                        dc * g * sgm(0),
+                        dc * (tp["c2"] if "forget_uses_c_t" in m else tp["c"]) * sgm(1),
+                        dc * tp["i"] * dg,
+                        dhf * tp["tc"] * sgm(3)], axis=1)
+                    if "c_not_carried" in m:
+                        carry_c = np.zeros_like(dc)
+                    else:
+                        carry_c = dc if "c_carried_without_f" in m else dc * tp["f"]
                     direct = 0.0
                 else:
                     z, n, r = tp["z"], tp["n"], tp["r"]
@@ -239,15 +245,20 @@ def _run(p: _Problem, m: frozenset) -> dict:
                     da_h = np.concatenate([da_r, da_z, da_n * r], axis=1)
                     if "b_hn_grad_outside" in m:
                         g_bhh[2 * H:] += da_n.sum(axis=0) - (da_n * r).sum(axis=0)
-                g_ih += da_x.T @ tp["x"]
-                g_hh += da_h.T @ tp["h"]
-                g_bih += da_x.sum(axis=0)
-                g_bhh += da_h.sum(axis=0)
+                # each step's share; "overwrite_*": kept instead of added (dW = ..., not +=), so
+                # what is left is the share of the last step processed
+                c_ih, c_hh = da_x.T @ tp["x"], da_h.T @ (tp["h_new"] if "dwhh_from_h_t" in m else tp["h"])
+                g_ih = c_ih if "overwrite_ih" in m else g_ih + c_ih
+                g_hh = c_hh if "overwrite_hh" in m else g_hh + c_hh
+                if "overwrite_b" in m:
+                    g_bih, g_bhh = da_x.sum(axis=0), da_h.sum(axis=0)
+                else:
+                    g_bih, g_bhh = g_bih + da_x.sum(axis=0), g_bhh + da_h.sum(axis=0)
                 d_in[t] += da_x @ w_dx
-                carry_h = direct + da_h @ w_dh
-                if "h_not_carried" in m:
-                    carry_h = np.zeros_like(carry_h)
-            d_init[0][layer * D + d] = carry_h
+                sent = direct + da_h @ w_dh  # dL/dh_(t-1) through this step
+                carry_h = np.zeros_like(sent) if "h_not_carried" in m or "h_not_added" in m else sent
+            # "h_not_added": the step before never adds it, but the first step's is returned as dh0
+            d_init[0][layer * D + d] = sent if "h_not_added" in m else carry_h
             if lstm:
                 d_init[1][layer * D + d] = carry_c
             grads[f"weight_ih{sfx}"], grads[f"weight_hh{sfx}"] = g_ih, g_hh
@@ -365,6 +376,18 @@ LSTM_MISTAKES = [
     (("proj_operand_tc",), "projection gradient from tanh(c) instead of o * tanh(c)",
      "h = W_hr (o * tanh(c)): dW_hr = sum_t dh_t^T (o_t * tanh(c_t)); the implementation used tanh(c_t), "
      "forgetting the output gate", lambda p: p.R != p.H),
+    (("c_carried_without_f",), "cell state's gradient carried back without the forget gate (dc_(t-1) = dc_t)",
+     "c_t = f * c_(t-1) + i * g: dL/dc_(t-1) = dL/dc_t * f_t; the implementation carried dL/dc_t back unscaled",
+     _RECURRENT),
+    (("g_with_sigmoid_prime",), "tanh' on the candidate g taken as sigmoid's, g (1 - g)",
+     "g = tanh(a_g): da_g = dL/dc * i * (1 - g^2); the implementation used g (1 - g), the derivative of a sigmoid",
+     lambda p: True),
+    (("sigmoid_prime_missing_i",), "input gate's sigmoid' missing (da_i = dL/dc * g)",
+     "i = sigmoid(a_i): da_i = dL/dc * g * i (1 - i); the implementation left out i (1 - i)", lambda p: True),
+    (("sigmoid_prime_missing_f",), "forget gate's sigmoid' missing (da_f = dL/dc * c_(t-1))",
+     "f = sigmoid(a_f): da_f = dL/dc * c_(t-1) * f (1 - f); the implementation left out f (1 - f)", lambda p: True),
+    (("sigmoid_prime_missing_o",), "output gate's sigmoid' missing (da_o = dL/dh * tanh(c))",
+     "o = sigmoid(a_o): da_o = dL/dh * tanh(c_t) * o (1 - o); the implementation left out o (1 - o)", lambda p: True),
     (("zeroed_initial_grads",), "dh0 and dc0 not propagated to the initial states (both returned as zero)",
      "dh0 = sum_g da_g(0) W_hg and dc0 = dL/dc_0 * f_0 reach the initial states; the implementation returned zeros "
      "(the initial state treated as a constant)", lambda p: True),
@@ -416,6 +439,23 @@ COMMON_MISTAKES = [
     (("h_not_carried",), "hidden state's gradient not carried back through time (dh_(t-1) = 0 from later steps)",
      "dL/dh_(t-1) = d_output_(t-1) + (what step t sends back through its gates and z); the implementation "
      "dropped the second term", lambda p: _RECURRENT(p) and not p.cell),
+    (("h_not_added",), "the gradient from the step after not added to dh (only d_output_t reaches step t)",
+     "dL/dh_t = d_output_t + (what step t+1 sends back); the implementation passed d_output_t alone into each step "
+     "(what the first step sends back is still returned as dh0)", lambda p: _RECURRENT(p) and not p.cell),
+    (("dwhh_from_h_t",), "dW_hh from h_t instead of h_(t-1)",
+     "a_t = ... + h_(t-1) W_hh^T: dW_hh = sum_t da_t^T h_(t-1); the implementation used h_t, the step's own "
+     "output", lambda p: True),
+    (("overwrite_ih", "overwrite_hh", "overwrite_b"),
+     "weight and bias gradients overwritten at each step, not summed over time (dW = ..., not dW += ...)",
+     "every time step adds its share, dW = sum_t da_t^T x_t (and the same for W_hh and the biases); the "
+     "implementation kept the last step's share alone (time step 0 of a forward direction)", _RECURRENT),
+    (("overwrite_ih",), "dW_ih overwritten at each step, not summed over time (dW_ih = ..., not +=)",
+     "dW_ih = sum_t da_t^T x_t; the implementation kept the last step's share alone (W_hh's and the biases' "
+     "are summed)", _RECURRENT),
+    (("overwrite_hh",), "dW_hh overwritten at each step, not summed over time (dW_hh = ..., not +=)",
+     "dW_hh = sum_t da_t^T h_(t-1); the implementation kept the last step's share alone", _RECURRENT),
+    (("overwrite_b",), "bias gradients overwritten at each step, not summed over time (db = ..., not +=)",
+     "db = sum_t,b da_t; the implementation kept the last step's share alone", lambda p: _RECURRENT(p) and p.bias),
     (("ignores_d_h_n",), "upstream gradient on h_n ignored (d_h_n)",
      "BPTT starts from dL/dh = d_h_n at the last step; the implementation started from zero", _LAYER),
     (("no_grad_to_lower_layer",), "gradient not passed to the layer below",
@@ -547,6 +587,8 @@ def mutants(probe) -> list:
                 out.append((Suspect(name + " and the GRU update written the other way", eq),
                             p.to_contract(_relabeled(p, order, complement=True))))
     for flags, name, eq, applies in mistakes(p.kind):
+        if flags == ("zeroed_initial_grads",) and "dc0" not in probe.ref:
+            continue  # dc0 not compared (a course convention): the generic "dh0 ... as zero" says it
         if applies(p):
             if given_complement and flags in GRU_COMPLEMENT_WORDS:
                 name, eq = GRU_COMPLEMENT_WORDS[flags]

@@ -192,3 +192,39 @@ def test_a_function_or_a_bare_module_is_a_usage_error_that_says_what_to_give(opt
     with pytest.raises(ValueError) as info:
         resolve({option: spec})
     assert str(info.value).startswith(f"{option}: ") and words in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("bug", sorted(__import__("parity_tests.learners.cs231n_lstm_bugs", fromlist=["SUSPECT"]).SUSPECT))
+def test_a_students_classic_backward_mistake_is_rejected_and_named(bug):
+    from parity_tests.families.conventions import adapt
+    from parity_tests.learners.cs231n_lstm_bugs import BUGS, SUSPECT
+
+    cls = adapt(BUGS[bug], "cs231n", family="lstm")
+    for case in (_case(), _case(bias=False, batch_first=True)):
+        with pytest.raises(ParityMismatch):
+            assert_parity(cls, case)
+        found = suspects(Probe(cls, run_both(cls, case)))
+        assert found and found[0].name == SUSPECT[bug], [s.name for s in found]
+    # and through the suite's own property, as a user runs it
+    with pytest.raises(ParityMismatch):
+        run_property(cls, row_by_name("lstm_basic"))
+
+
+def test_a_zeroed_dh0_is_not_blamed_on_a_dc0_it_does_not_return():
+    """dc0 is not compared for the course convention: "dh0 and dc0 ... returned as zero" would
+    name a tensor the student never returns; the dh0-only suspect comes first."""
+    from types import SimpleNamespace
+
+    from parity_tests.families.conventions import adapt
+    from parity_tests.learners import cs231n_lstm
+
+    def lstm_backward(dh, cache):
+        dx, dh0, dWx, dWh, db = cs231n_lstm.lstm_backward(dh, cache)
+        return dx, 0 * dh0, dWx, dWh, db
+
+    cls = adapt(SimpleNamespace(__name__="dh0_zero", lstm_forward=cs231n_lstm.lstm_forward,
+                                lstm_backward=lstm_backward), "cs231n", family="lstm")
+    found = suspects(Probe(cls, run_both(cls, _case())))
+    assert found and found[0].name == "dh0 not propagated to the initial state (returned as zero)", \
+        [s.name for s in found]
+    assert not any("dc0" in s.name for s in found)

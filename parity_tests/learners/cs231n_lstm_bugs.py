@@ -1,0 +1,61 @@
+"""Classic mistakes in a CS231n LSTM backward, one module-like object each (``BUGS[name]``
+has ``lstm_forward`` and ``lstm_backward``; ``adapt(BUGS[name], "cs231n", family="lstm")``
+puts it under the contract). Each is a line or two changed in ``cs231n_lstm``'s backward,
+as students write them; found by a newcomer run, whose suspects said "none" before the
+gated diagnosis learned them. ``SUSPECT[name]`` is the suspect the diagnosis must name first.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from .cs231n_lstm import lstm_forward
+
+
+def _step_backward(dnext_h, dnext_c, cache, bug):
+    x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c = cache
+    tc = np.tanh(next_c)
+    dnext_c = dnext_c + dnext_h * o * (1 - tc ** 2)
+    di, df, do, dg = dnext_c * g, dnext_c * prev_c, dnext_h * tc, dnext_c * i
+    dprev_c = dnext_c if bug == "dprev_c_without_f" else dnext_c * f
+    da_i = di if bug == "no_sigmoid_prime_i" else di * i * (1 - i)
+    da_o = do if bug == "no_sigmoid_prime_o" else do * o * (1 - o)
+    da_g = dg * g * (1 - g) if bug == "dg_as_sigmoid" else dg * (1 - g ** 2)
+    da = np.hstack((da_i, df * f * (1 - f), da_o, da_g))
+    h_for_dWh = o * tc if bug == "dWh_from_next_h" else prev_h
+    return da.dot(Wx.T), da.dot(Wh.T), dprev_c, x.T.dot(da), h_for_dWh.T.dot(da), da.sum(axis=0)
+
+
+def _backward(bug):
+    def lstm_backward(dh, cache):
+        x = cache[0][0]
+        N, T, H = dh.shape
+        dx = np.zeros((N, T, x.shape[1]))
+        dWx, dWh, db = np.zeros((x.shape[1], 4 * H)), np.zeros((H, 4 * H)), np.zeros(4 * H)
+        dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))
+        for t in reversed(range(T)):
+            upstream = dh[:, t, :] if bug == "dh_not_added" else dh[:, t, :] + dprev_h
+            dx[:, t, :], dprev_h, dprev_c, dWx_t, dWh_t, db_t = _step_backward(upstream, dprev_c, cache[t], bug)
+            if bug == "overwrite_dWx":
+                dWx = dWx_t
+            else:
+                dWx += dWx_t
+            dWh += dWh_t
+            db += db_t
+        return dx, dprev_h, dWx, dWh, db
+
+    return lstm_backward
+
+
+SUSPECT = {
+    "dprev_c_without_f": "cell state's gradient carried back without the forget gate (dc_(t-1) = dc_t)",
+    "no_sigmoid_prime_i": "input gate's sigmoid' missing (da_i = dL/dc * g)",
+    "no_sigmoid_prime_o": "output gate's sigmoid' missing (da_o = dL/dh * tanh(c))",
+    "dg_as_sigmoid": "tanh' on the candidate g taken as sigmoid's, g (1 - g)",
+    "dWh_from_next_h": "dW_hh from h_t instead of h_(t-1)",
+    "dh_not_added": "the gradient from the step after not added to dh (only d_output_t reaches step t)",
+    "overwrite_dWx": "dW_ih overwritten at each step, not summed over time (dW_ih = ..., not +=)",
+}
+
+BUGS = {name: SimpleNamespace(__name__=f"cs231n_lstm_bugs.{name}", lstm_forward=lstm_forward,
+                              lstm_backward=_backward(name)) for name in SUSPECT}
