@@ -24,7 +24,7 @@ def option_specs() -> list[tuple[tuple[str, ...], dict]]:
         (("--convention",), dict(default=None, metavar="NAME",
                                  help="the plug-in is written in this convention: --rnn-impl column, rows, "
                                       "cs231n (a module of functions), columns (deeplearning.ai); --lstm-impl "
-                                      "cs231n (lstm_forward/lstm_backward); README, Conventions")),
+                                      "cs231n, columns (lstm_forward/lstm_backward); README, Conventions")),
         (("--reduction",), dict(default="sum", choices=REDUCTIONS,
                                 help="how your weight and bias gradients reduce over the batch: sum "
                                      "(torch's, the default) or mean (divided by the batch size)")),

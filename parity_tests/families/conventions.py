@@ -6,6 +6,7 @@
     pytest --rnn-impl my_rnn --convention columns            # deeplearning.ai (a module of functions)
     pytest --rnn-impl mymodule:MyRNN --reduction mean        # weight grads are batch means
     pytest --lstm-impl my_layers --convention cs231n         # CS231n's LSTM (_CS231nLSTMAdapter)
+    pytest --lstm-impl my_lstm --convention columns          # deeplearning.ai's LSTM (_ColumnsLSTMAdapter)
 
 ``column`` (a class; column vectors, one sample at a time):  W (H, I), U (H, H), b (H, 1)
     Cls(input_size, hidden_size); the adapter assigns W, U, b
@@ -78,6 +79,8 @@ CONVENTIONS = {
 LSTM_CONVENTIONS = {
     "cs231n": "CS231n: a module with lstm_forward(x, h0, Wx, Wh, b) and lstm_backward(dh, cache); "
               "x (N, T, D), Wx (D, 4H), b (4H,), gates i, f, o, g, c0 = 0",
+    "columns": "deeplearning.ai: a module with lstm_forward(x, a0, parameters) and lstm_backward(da, caches); "
+               "x (n_x, m, T), Wf, Wi, Wc, Wo (n_a, n_a + n_x) on [a_prev; x], bf.. (n_a, 1), c0 = 0",
 }
 # family -> its conventions: --convention applies to each given plug-in whose family has it.
 FAMILY_CONVENTIONS = {"rnn": CONVENTIONS, "lstm": LSTM_CONVENTIONS}
@@ -376,7 +379,7 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  bidirectional=False, proj_size=0):
         if num_layers != 1 or bidirectional or proj_size:
-            raise NotImplementedError("the cs231n convention is a single-layer, unidirectional LSTM "
+            raise NotImplementedError(f"the {self.convention} convention is a single-layer, unidirectional LSTM "
                                       "without projection")
         self.I, self.H, self.bias, self.batch_first = input_size, hidden_size, bias, batch_first
         rng = np.random.default_rng(0)  # the harness assigns its own weights; these make a usable object
@@ -413,7 +416,7 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
             h0 = np.zeros((N, self.H), dtype=x.dtype)
         else:
             if hx[1] is not None and np.any(hx[1]):
-                raise NotImplementedError("the cs231n convention's lstm_forward starts from c0 = 0")
+                raise NotImplementedError(f"the {self.convention} convention's lstm_forward starts from c0 = 0")
             h0 = np.array(hx[0][0])
         self._saved = (xb, h0, self._weights(x.dtype))
         h = self._forward_cache()[0].astype(x.dtype, copy=False)
@@ -422,7 +425,8 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
 
     def backward(self, d_output, d_h_n=None, d_c_n=None):
         if d_c_n is not None and np.any(d_c_n):
-            raise NotImplementedError("the cs231n convention's lstm_backward takes no gradient on the final cell state")
+            raise NotImplementedError(f"the {self.convention} convention's lstm_backward takes no gradient on the "
+                                      "final cell state")
         x, h0, _ = self._saved
         N, T, D = x.shape
         H, dtype = self.H, x.dtype
@@ -430,22 +434,103 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
         dh = np.array(d_output if self.batch_first else d_output.swapaxes(0, 1))  # (N, T, H), our own copy
         if d_h_n is not None:
             dh[:, -1] += d_h_n[0]  # h_n = h[:, -1]: its upstream gradient joins the last step's
+        dx, dh0, dw_ih, dw_hh, db = self._run_learner_backward(dh, cache, N, T, D)
+        self.grads = {"weight_ih_l0": np.asarray(dw_ih).astype(dtype), "weight_hh_l0": np.asarray(dw_hh).astype(dtype)}
+        if self.bias:  # the one bias's gradient is the gradient of each of torch's two
+            self.grads["bias_ih_l0"] = np.asarray(db).astype(dtype)
+            self.grads["bias_hh_l0"] = self.grads["bias_ih_l0"].copy()
+        dx = dx if self.batch_first else dx.swapaxes(0, 1)
+        return np.ascontiguousarray(dx, dtype=dtype), (np.asarray(dh0, dtype=dtype)[None].copy(), None)
+
+    def _run_learner_backward(self, dh, cache, N, T, D):
+        """lstm_backward on dh (N, T, H) -> (dx (N, T, D), dh0 (N, H), dW_ih, dW_hh, db in torch's layout)."""
+        H = self.H
         names = ("dx", "dh0", "dWx", "dWh", "db")
         result = self._tuple("lstm_backward", self._call("lstm_backward", dh, cache), names, (5,))
         for name, value, shape, meaning in zip(names, result, ((N, T, D), (N, H), (D, 4 * H), (H, 4 * H), (4 * H,)),
                                                ("(N, T, D)", "(N, H)", "(D, 4H)", "(H, 4H)", "(4H,)")):
             self._array("lstm_backward", name, value, shape, meaning)
         dx, dh0, dWx, dWh, db = result
-        self.grads = {"weight_ih_l0": self._swap(dWx.T).astype(dtype), "weight_hh_l0": self._swap(dWh.T).astype(dtype)}
-        if self.bias:  # the one bias's gradient is the gradient of each of torch's two
-            self.grads["bias_ih_l0"] = self._swap(db).astype(dtype)
-            self.grads["bias_hh_l0"] = self.grads["bias_ih_l0"].copy()
-        dx = dx if self.batch_first else dx.swapaxes(0, 1)
-        return np.ascontiguousarray(dx, dtype=dtype), (np.asarray(dh0, dtype=dtype)[None].copy(), None)
+        return dx, dh0, self._swap(dWx.T), self._swap(dWh.T), self._swap(db)
+
+
+class _ColumnsLSTMAdapter(_CS231nLSTMAdapter):
+    """deeplearning.ai's LSTM functions ("Building your RNN step by step", course 5 week 1)
+    under the LSTM contract.
+
+        lstm_forward(x (n_x, m, T), a0 (n_a, m), parameters) -> (a (n_a, m, T), y, c (n_a, m, T), caches)
+            parameters: Wf, Wi, Wc, Wo (n_a, n_a + n_x) acting on [a_prev; x_t], bf, bi, bc, bo
+            (n_a, 1), and the output layer Wy (n_y, n_a), by (n_y, 1)
+        lstm_backward(da (n_a, m, T), caches) -> {"dx" (n_x, m, T), "da0" (n_a, m),
+            "dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo"}  (other keys ignored)
+
+    Gate by gate: torch's block k of W_hh and of W_ih are the first n_a and the last n_x
+    columns of W_k (f, i, c = g, o); b_k = b_ih + b_hh of that block. The output layer gets
+    zeros (one unit: yt_pred is never compared). Its forward returns every cell state, so
+    c_n = c[:, :, -1] is compared; it starts from c0 = 0 and its backward takes no gradient on
+    the cell state and returns none for c0: ``zero_inputs`` c0, d_c_n and ``not_returned``
+    dc0 only.
+    """
+
+    convention = "columns"
+    convention_order = None  # four named matrices: no stacked order to read wrong
+    not_returned = ("dc0",)
+    _GATES = {"i": 0, "f": 1, "c": 2, "o": 3}  # the course's names -> torch's block (g is its c)
+
+    def _weights(self, dtype):
+        H = self.H
+        w_ih, w_hh = np.asarray(self.params["weight_ih_l0"]), np.asarray(self.params["weight_hh_l0"])
+        b = (np.asarray(self.params["bias_ih_l0"]) + self.params["bias_hh_l0"]) if self.bias else np.zeros(4 * H, dtype)
+        parameters = {}
+        for k, j in self._GATES.items():
+            rows = slice(j * H, (j + 1) * H)
+            parameters["W" + k] = np.concatenate((w_hh[rows], w_ih[rows]), axis=1)  # on [a_prev; x_t]
+            parameters["b" + k] = b[rows][:, None].copy()
+        parameters["Wy"], parameters["by"] = np.zeros((1, H), dtype=dtype), np.zeros((1, 1), dtype=dtype)
+        return parameters
+
+    def _forward_cache(self):
+        x, h0, parameters = self._saved  # x (N, T, D) batch-first, as the base keeps it
+        N, T, D = x.shape
+        n_a = self.H
+        result = self._tuple("lstm_forward", self._call(
+            "lstm_forward", np.ascontiguousarray(x.transpose(2, 0, 1)), np.ascontiguousarray(h0.T),
+            {k: v.copy() for k, v in parameters.items()}), ("a", "y", "c", "caches"), (4,))
+        a, c, caches = result[0], result[2], result[3]
+        self._array("lstm_forward", "a", a, (n_a, N, T), "(n_a, m, T_x): every hidden state")
+        self._array("lstm_forward", "c", c, (n_a, N, T), "(n_a, m, T_x): every cell state")
+        self._c_n = np.array(c[:, :, -1].T)
+        return a.transpose(1, 2, 0), caches  # h (N, T, H), as the base reads it
+
+    def forward(self, x, hx=None):
+        out, (h_n, _) = super().forward(x, hx)
+        return out, (h_n, self._c_n.astype(x.dtype)[None].copy())
+
+    def _run_learner_backward(self, dh, cache, N, T, D):
+        H = self.H
+        da = np.ascontiguousarray(dh.transpose(2, 0, 1))  # (n_a, m, T)
+        gradients = self._call("lstm_backward", da, cache)
+        keys = ["dx", "da0"] + [f"d{w}{k}" for k in "fico" for w in "Wb"]
+        shapes = {"dx": ((D, N, T), "(n_x, m, T_x)"), "da0": ((H, N), "(n_a, m)"),
+                  **{f"dW{k}": ((H, H + D), "(n_a, n_a + n_x)") for k in "fico"},
+                  **{f"db{k}": ((H, 1), "(n_a, 1)") for k in "fico"}}
+        if not isinstance(gradients, dict) or set(keys) - set(gradients):
+            missing = sorted(set(keys) - set(gradients)) if isinstance(gradients, dict) else keys
+            raise ContractViolation(
+                f"{self.cli}: under the columns convention lstm_backward must return a dict with keys {keys}; "
+                f"got {_describe(gradients) if not isinstance(gradients, dict) else 'a dict'} missing {missing}")
+        for name in keys:
+            self._array("lstm_backward", f'gradients["{name}"]', gradients[name], *shapes[name])
+        g = gradients
+        w_ih, w_hh, b = np.zeros((4 * H, D)), np.zeros((4 * H, H)), np.zeros(4 * H)
+        for k, j in self._GATES.items():
+            rows = slice(j * H, (j + 1) * H)
+            w_hh[rows], w_ih[rows], b[rows] = g["dW" + k][:, :H], g["dW" + k][:, H:], g["db" + k][:, 0]
+        return g["dx"].transpose(1, 2, 0), g["da0"].T, w_ih, w_hh, b
 
 
 _BASES = {"column": _ColumnAdapter, "rows": _RowsAdapter, "cs231n": _CS231nAdapter, "columns": _ColumnsAdapter}
-_FAMILY_BASES = {"rnn": _BASES, "lstm": {"cs231n": _CS231nLSTMAdapter}}
+_FAMILY_BASES = {"rnn": _BASES, "lstm": {"cs231n": _CS231nLSTMAdapter, "columns": _ColumnsLSTMAdapter}}
 
 
 def module_functions(family: str) -> tuple:

@@ -557,7 +557,9 @@ def mutants(probe) -> list:
         if course:
             name, eq = _course_order_name(p.gates, order, course, getattr(probe.cls, "convention", "") or "course")
         else:
-            name, eq = _gate_order_name(p.gates, order, hint=given_order is None, declared=given_order)
+            # no --gate-order hint for a course convention: the option does not combine with it
+            hint = given_order is None and not getattr(probe.cls, "convention", None)
+            name, eq = _gate_order_name(p.gates, order, hint=hint, declared=given_order)
         out.append((Suspect(name, eq), p.to_contract(_relabeled(p, order))))
     if p.kind == "GRU":
         if given_complement:  # the adapter hands over torch's model with z negated: undoing that is torch's update

@@ -230,9 +230,9 @@ def test_options_adapt_the_plugin(option, spec, values):
     ({"--gate-order": ["abc"], "--gru-impl": "parity_tests.planted.gated:GRU"}, "--gate-order must spell"),
     # a convention no given plug-in has says so (it used to fail on "--rnn-impl: this
     # convention takes a module name", an option not given)
-    ({"--lstm-impl": "my_layers", "--convention": "columns"},
-     r"--convention columns describes none of the plug-ins given \(conventions by plug-in: --rnn-impl: column, "
-     r"rows, cs231n, columns; --lstm-impl: cs231n\)"),
+    ({"--lstm-impl": "my_layers", "--convention": "rows"},
+     r"--convention rows describes none of the plug-ins given \(conventions by plug-in: --rnn-impl: column, "
+     r"rows, cs231n, columns; --lstm-impl: cs231n, columns\)"),
     ({"--gru-impl": "parity_tests.planted.gated:GRU", "--convention": "cs231n"}, "describes none of the plug-ins"),
 ])
 def test_bad_convention_options_are_named(values, match):

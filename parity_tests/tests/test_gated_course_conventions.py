@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from parity_tests.core.cases import Case
-from parity_tests.core.contract import ContractViolation, run_impl
+from parity_tests.core.contract import ContractViolation, ImplementationError, run_impl
 from parity_tests.core.messages import ParityMismatch
-from parity_tests.core.runs import run_both
+from parity_tests.core.runs import run_both, with_zero_inputs
 from parity_tests.diagnosis import Probe, suspects
 from parity_tests.families import FAMILIES, row_by_name
 from parity_tests.families.lstm import LSTMConfig
@@ -228,3 +228,59 @@ def test_a_zeroed_dh0_is_not_blamed_on_a_dc0_it_does_not_return():
     assert found and found[0].name == "dh0 not propagated to the initial state (returned as zero)", \
         [s.name for s in found]
     assert not any("dc0" in s.name for s in found)
+
+
+# -- deeplearning.ai's LSTM functions: --lstm-impl my_lstm --convention columns ------------------
+DLAI = "parity_tests.learners.dlai_lstm"
+
+
+def _dlai(spec=DLAI):
+    return resolve({"--lstm-impl": spec, "--convention": "columns"})["lstm"]
+
+
+@pytest.mark.parametrize("row", [r for r in FAMILIES["lstm"].rows], ids=lambda r: r.name)
+def test_a_correct_dlai_lstm_passes_every_row_it_can_express(row):
+    ran, declined = run_property(_dlai(), row)
+    if row.name in DECLINED_ROWS:
+        assert ran == 0 and declined and "columns convention is a single-layer, unidirectional LSTM" in declined[0]
+    else:
+        assert ran > 0
+
+
+def test_dlai_returns_its_cell_states_so_c_n_is_compared():
+    r = run_both(_dlai(), _case(bias=False, batch_first=True))
+    names = [c.tensor for c in r.comparisons]
+    assert names[:5] == ["output", "h_n", "c_n", "dx", "dh0"] and "dc0" not in names
+    assert all(c.passed for c in r.comparisons)
+    assert not np.any(r.arrays["c0"]) and not np.any(r.arrays["d_c_n"])
+
+
+def test_the_notebooks_dropped_da_prev_is_rejected_and_named():
+    cls = _dlai("parity_tests.learners.dlai_lstm_da_prev_dropped")
+    with pytest.raises(ParityMismatch) as info:
+        assert_parity(cls, _case())
+    assert "dx of parity_tests.learners.dlai_lstm_da_prev_dropped --convention columns differs" in str(info.value)
+    assert "dc0 not compared (all the columns convention can express)" in str(info.value)
+    found = suspects(Probe(cls, run_both(cls, _case())))
+    assert found and found[0].name.startswith("the gradient from the step after not added to dh"), \
+        [s.name for s in found]
+
+
+def test_a_dlai_backward_missing_a_gradient_breaks_the_contract_by_name():
+    from types import SimpleNamespace
+
+    from parity_tests.families.conventions import adapt
+    from parity_tests.learners import dlai_lstm
+
+    def lstm_backward(da, caches):
+        g = dlai_lstm.lstm_backward(da, caches)
+        del g["dbo"]
+        return g
+
+    cls = adapt(SimpleNamespace(__name__="no_dbo", lstm_forward=dlai_lstm.lstm_forward, lstm_backward=lstm_backward),
+                "columns", family="lstm")
+    case = _case()
+    # the adapter's own check, raised inside backward: the case fails with its words
+    with pytest.raises(ImplementationError, match=r"under the columns convention lstm_backward must return a dict "
+                                                  r"with keys .* missing \['dbo'\]"):
+        run_impl(cls, case, with_zero_inputs(cls, case.materialize()))
