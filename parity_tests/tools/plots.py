@@ -209,14 +209,15 @@ def _shape_of(config, tensor: str) -> tuple:
 def _verdict(c) -> str:
     worst = c.max_abs / c.allowed_abs if c.allowed_abs > 0 else (0.0 if c.max_abs == 0 else np.inf)
     if c.passed:
-        return f"pass (worst {worst:.2g})"
-    return f"FAIL (worst {worst:.2g} x, {c.mismatched}/{c.total} over)"
+        return f"pass (worst {worst:.2g} x allowed)"
+    return f"FAIL (worst {worst:.2g} x allowed, {c.mismatched}/{c.total} over)"
 
 
 def _block_verdict(ratio: np.ndarray) -> str:
     worst = float(np.max(ratio)) if ratio.size else 0.0
     over = int(np.sum(ratio > 1.0))
-    return f"FAIL (worst {worst:.2g} x, {over}/{ratio.size} over)" if over else f"pass (worst {worst:.2g})"
+    return (f"FAIL (worst {worst:.2g} x allowed, {over}/{ratio.size} over)" if over
+            else f"pass (worst {worst:.2g} x allowed)")
 
 
 def _sequence_names(family, config) -> tuple:
@@ -391,7 +392,7 @@ def _bar_panel(ax, comparisons):
     ax.axhline(1.0, color="black", ls=":", label="budget (1.0)")
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=6 if len(names) > 16 else 7)
     ax.set(ylabel=LABEL, yscale="log", ylim=(VMIN / 1.5, VMAX * 1.5))
-    ax.set_title("every tensor's worst error / allowed, causal order (red: fails)", fontsize=8)
+    ax.set_title("each tensor's worst error / allowed\n(causal order; red: fails)", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
     ax.legend(fontsize=7)
 
@@ -408,7 +409,7 @@ def _gate_table_panel(ax, picture: Picture, cmap):
     ax.set_xticks(range(len(picture.gates)), [f"gate {g}" for g in picture.gates], fontsize=7)
     ax.set_yticks(range(len(picture.gate_table_rows)), picture.gate_table_rows,
                   fontsize=6 if len(picture.gate_table_rows) > 12 else 7)
-    ax.set_title("gate table: worst error / allowed of each gate's rows", fontsize=8)
+    ax.set_title("gate table: worst error / allowed\nof each gate's rows", fontsize=8)
     return im
 
 
@@ -417,9 +418,10 @@ def _steps_panel(ax, picture: Picture):
     for (name, worst), marker in zip(picture.steps.items(), "os^v"):
         ax.plot(np.arange(len(worst)), clipped(worst), marker=marker, label=name)
     ax.axhline(1.0, color="black", ls=":", label="budget (1.0)")
-    ax.set(ylabel=LABEL, yscale="log", ylim=(VMIN / 1.5, VMAX * 1.5))
+    # no y label: the gate table's colour bar beside it carries the same words, and they overlapped
+    ax.set(yscale="log", ylim=(VMIN / 1.5, VMAX * 1.5))
     ax.set_xlabel("time step", fontsize=8)
-    ax.set_title("worst error / allowed at each time step (above 1: fails)", fontsize=8)
+    ax.set_title("worst error / allowed at each time step\n(above 1: fails)", fontsize=8)
     ax.tick_params(labelsize=7)
     _integer_axes(ax, y=False)
     ax.legend(fontsize=7)
@@ -438,7 +440,7 @@ def _trajectory_panel(ax, run):
         line = ax.plot(steps, ref[:, 0, u], lw=3, alpha=0.4, label=f"torch unit {u}")[0]
         ax.plot(steps, mine[:, 0, u], ls="--", color=line.get_color(), label=f"impl unit {u}")
     ax.set_xlabel("time step", fontsize=8)
-    ax.set_title(f"{name} (last layer), batch 0: torch thick, impl dashed", fontsize=8)
+    ax.set_title(f"{name} (last layer), batch 0\ntorch thick, impl dashed", fontsize=8)
     ax.tick_params(labelsize=7)
     _integer_axes(ax, y=False)
     ax.legend(fontsize=6, ncol=2)
