@@ -23,8 +23,8 @@ def option_specs() -> list[tuple[tuple[str, ...], dict]]:
     specs += [
         (("--convention",), dict(default=None, metavar="NAME",
                                  help="the plug-in is written in this convention: --rnn-impl column, rows, "
-                                      "cs231n (a module of functions), columns (deeplearning.ai); --lstm-impl "
-                                      "cs231n, columns (lstm_forward/lstm_backward); README, Conventions")),
+                                      "cs231n (a module of functions), columns (deeplearning.ai); --lstm-impl and "
+                                      "--lstm-cell-impl cs231n, columns; README, Conventions")),
         (("--reduction",), dict(default="sum", choices=REDUCTIONS,
                                 help="how your weight and bias gradients reduce over the batch: sum "
                                      "(torch's, the default) or mean (divided by the batch size)")),
@@ -136,12 +136,14 @@ def _load_class(entry, spec: str):
     modules = [c for c in FAMILY_CONVENTIONS.get(entry.name, ()) if c in MODULE_CONVENTIONS]
 
     def hint(module=None):
-        fns = module_functions(entry.name) if modules else ()
-        if not modules or (module is not None and not all(callable(getattr(module, f, None)) for f in fns)):
+        fits = [c for c in modules if module is None
+                or all(callable(getattr(module, f, None)) for f in module_functions(entry.name, c))]
+        if not fits:
             return ""
+        fns = list(dict.fromkeys(f for c in fits for f in module_functions(entry.name, c)))
         name = spec.split(":")[0] if isinstance(spec, str) else "my_layers"
-        return (f"; a module of functions ({' and '.join(fns)}) is given by its name with its convention: "
-                f"{entry.option} {name} --convention {' (or '.join(modules)}{')' * (len(modules) - 1)}")
+        return (f"; a module of functions ({', '.join(fns)}) is given by its name with its convention: "
+                f"{entry.option} {name} --convention {' (or '.join(fits)}{')' * (len(fits) - 1)}")
 
     try:
         target = load_impl(spec)

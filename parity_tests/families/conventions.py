@@ -82,8 +82,14 @@ LSTM_CONVENTIONS = {
     "columns": "deeplearning.ai: a module with lstm_forward(x, a0, parameters) and lstm_backward(da, caches); "
                "x (n_x, m, T), Wf, Wi, Wc, Wo (n_a, n_a + n_x) on [a_prev; x], bf.. (n_a, 1), c0 = 0",
 }
+LSTM_CELL_CONVENTIONS = {
+    "cs231n": "CS231n: a module with lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b) and "
+              "lstm_step_backward(dnext_h, dnext_c, cache); gates i, f, o, g",
+    "columns": "deeplearning.ai: a module with lstm_cell_forward(xt, a_prev, c_prev, parameters) and "
+               "lstm_cell_backward(da_next, dc_next, cache)",
+}
 # family -> its conventions: --convention applies to each given plug-in whose family has it.
-FAMILY_CONVENTIONS = {"rnn": CONVENTIONS, "lstm": LSTM_CONVENTIONS}
+FAMILY_CONVENTIONS = {"rnn": CONVENTIONS, "lstm": LSTM_CONVENTIONS, "lstm_cell": LSTM_CELL_CONVENTIONS}
 # The plug-in option names a module (no ":Class") for these.
 MODULE_CONVENTIONS = frozenset({"cs231n", "columns"})
 REDUCTIONS = {
@@ -93,6 +99,8 @@ REDUCTIONS = {
 # The functions a module convention calls, per family.
 _MODULE_FUNCTIONS = ("rnn_forward", "rnn_backward")
 _FAMILY_FUNCTIONS = {"rnn": _MODULE_FUNCTIONS, "lstm": ("lstm_forward", "lstm_backward")}
+_CELL_FUNCTIONS = {"cs231n": ("lstm_step_forward", "lstm_step_backward"),
+                   "columns": ("lstm_cell_forward", "lstm_cell_backward")}
 
 
 def _describe(value) -> str:
@@ -375,6 +383,7 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
     zero_inputs = ("c0", "d_c_n")
     not_returned = ("c_n", "dc0")
     _BLOCKS = [0, 1, 3, 2]  # torch's gate blocks i, f, g, o <-> CS231n's i, f, o, g (its own inverse)
+    _sfx = "_l0"  # torch's parameter names: LSTM's weight_ih_l0; the cells' weight_ih
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  bidirectional=False, proj_size=0):
@@ -384,10 +393,10 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
         self.I, self.H, self.bias, self.batch_first = input_size, hidden_size, bias, batch_first
         rng = np.random.default_rng(0)  # the harness assigns its own weights; these make a usable object
         H4 = 4 * hidden_size
-        self.params = {"weight_ih_l0": rng.standard_normal((H4, input_size)) * 0.1,
-                       "weight_hh_l0": rng.standard_normal((H4, hidden_size)) * 0.1}
+        self.params = {f"weight_ih{self._sfx}": rng.standard_normal((H4, input_size)) * 0.1,
+                       f"weight_hh{self._sfx}": rng.standard_normal((H4, hidden_size)) * 0.1}
         if bias:
-            self.params["bias_ih_l0"], self.params["bias_hh_l0"] = np.zeros(H4), np.zeros(H4)
+            self.params[f"bias_ih{self._sfx}"], self.params[f"bias_hh{self._sfx}"] = np.zeros(H4), np.zeros(H4)
         self.grads = {}
 
     def _swap(self, rows):
@@ -397,9 +406,9 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
 
     def _weights(self, dtype):
         """(Wx (D, 4H), Wh (H, 4H), b (4H,)) in CS231n's layout, read from params now."""
-        b = (self._swap(self.params["bias_ih_l0"] + self.params["bias_hh_l0"]) if self.bias
+        b = (self._swap(self.params[f"bias_ih{self._sfx}"] + self.params[f"bias_hh{self._sfx}"]) if self.bias
              else np.zeros(4 * self.H, dtype=dtype))
-        return (self._swap(self.params["weight_ih_l0"]).T.copy(), self._swap(self.params["weight_hh_l0"]).T.copy(), b)
+        return (self._swap(self.params[f"weight_ih{self._sfx}"]).T.copy(), self._swap(self.params[f"weight_hh{self._sfx}"]).T.copy(), b)
 
     def _forward_cache(self):
         x, h0, (Wx, Wh, b) = self._saved
@@ -435,10 +444,10 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
         if d_h_n is not None:
             dh[:, -1] += d_h_n[0]  # h_n = h[:, -1]: its upstream gradient joins the last step's
         dx, dh0, dw_ih, dw_hh, db = self._run_learner_backward(dh, cache, N, T, D)
-        self.grads = {"weight_ih_l0": np.asarray(dw_ih).astype(dtype), "weight_hh_l0": np.asarray(dw_hh).astype(dtype)}
+        self.grads = {f"weight_ih{self._sfx}": np.asarray(dw_ih).astype(dtype), f"weight_hh{self._sfx}": np.asarray(dw_hh).astype(dtype)}
         if self.bias:  # the one bias's gradient is the gradient of each of torch's two
-            self.grads["bias_ih_l0"] = np.asarray(db).astype(dtype)
-            self.grads["bias_hh_l0"] = self.grads["bias_ih_l0"].copy()
+            self.grads[f"bias_ih{self._sfx}"] = np.asarray(db).astype(dtype)
+            self.grads[f"bias_hh{self._sfx}"] = self.grads[f"bias_ih{self._sfx}"].copy()
         dx = dx if self.batch_first else dx.swapaxes(0, 1)
         return np.ascontiguousarray(dx, dtype=dtype), (np.asarray(dh0, dtype=dtype)[None].copy(), None)
 
@@ -479,8 +488,8 @@ class _ColumnsLSTMAdapter(_CS231nLSTMAdapter):
 
     def _weights(self, dtype):
         H = self.H
-        w_ih, w_hh = np.asarray(self.params["weight_ih_l0"]), np.asarray(self.params["weight_hh_l0"])
-        b = (np.asarray(self.params["bias_ih_l0"]) + self.params["bias_hh_l0"]) if self.bias else np.zeros(4 * H, dtype)
+        w_ih, w_hh = np.asarray(self.params[f"weight_ih{self._sfx}"]), np.asarray(self.params[f"weight_hh{self._sfx}"])
+        b = (np.asarray(self.params[f"bias_ih{self._sfx}"]) + self.params[f"bias_hh{self._sfx}"]) if self.bias else np.zeros(4 * H, dtype)
         parameters = {}
         for k, j in self._GATES.items():
             rows = slice(j * H, (j + 1) * H)
@@ -529,12 +538,142 @@ class _ColumnsLSTMAdapter(_CS231nLSTMAdapter):
         return g["dx"].transpose(1, 2, 0), g["da0"].T, w_ih, w_hh, b
 
 
+class _CS231nLSTMCellAdapter(_CS231nLSTMAdapter):
+    """CS231n's LSTM step functions under the LSTMCell contract (``--lstm-cell-impl my_layers
+    --convention cs231n``): the step a student writes first, checked alone.
+
+        lstm_step_forward(x (N, D), prev_h (N, H), prev_c (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,))
+            -> (next_h, next_c, cache)
+        lstm_step_backward(dnext_h (N, H), dnext_c (N, H), cache)
+            -> (dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,))
+
+    The gates, the single bias and the copies are the layer's (``_CS231nLSTMAdapter``). The
+    step takes and returns the cell state and its gradient, so nothing is left out: every
+    tensor of the LSTMCell contract is compared."""
+
+    zero_inputs = ()
+    not_returned = ()
+    _sfx = ""
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__(input_size, hidden_size, bias=bias)
+        self.params = {k.removesuffix("_l0"): v for k, v in self.params.items()}
+
+    def forward(self, x, hx=None):
+        if x.ndim != 2:
+            raise NotImplementedError(f"the {self.convention} convention's step takes a batch, x (N, D)")
+        N = x.shape[0]
+        h, c = (np.zeros((N, self.H), dtype=x.dtype),) * 2 if hx is None else (np.array(hx[0]), np.array(hx[1]))
+        self._saved = (np.array(x), h, c, self._weights(x.dtype))
+        next_h, next_c, _ = self._step_forward()
+        return next_h.astype(x.dtype), next_c.astype(x.dtype)
+
+    def _step_forward(self):
+        x, h, c, weights = self._saved
+        N, H = h.shape
+        result = self._tuple(self._FORWARD, self._call(self._FORWARD, *self._forward_args(x, h, c, weights)),
+                             self._FORWARD_RETURNS, (len(self._FORWARD_RETURNS),))
+        next_h, next_c = self._states(result)
+        self._array(self._FORWARD, "next_h", next_h, self._state_shape(N, H), self._state_meaning)
+        self._array(self._FORWARD, "next_c", next_c, self._state_shape(N, H), self._state_meaning)
+        return self._from_states(next_h), self._from_states(next_c), result[-1]
+
+    _FORWARD, _FORWARD_RETURNS = "lstm_step_forward", ("next_h", "next_c", "cache")
+    _state_meaning = "(N, H)"
+
+    def _state_shape(self, N, H):
+        return (N, H)
+
+    def _states(self, result):
+        return result[0], result[1]
+
+    def _from_states(self, v):
+        return np.asarray(v)
+
+    def _forward_args(self, x, h, c, weights):
+        Wx, Wh, b = weights
+        return x.copy(), h.copy(), c.copy(), Wx.copy(), Wh.copy(), b.copy()
+
+    def backward(self, d_h, d_c=None):
+        x, h, _, _ = self._saved
+        dtype = x.dtype
+        _, _, cache = self._step_forward()  # a fresh cache
+        d_c = np.zeros_like(h) if d_c is None else np.array(d_c)
+        dx, dh, dc, dw_ih, dw_hh, db = self._step_backward(np.array(d_h), d_c, cache, *x.shape, h.shape[1])
+        self.grads = {"weight_ih": np.asarray(dw_ih).astype(dtype), "weight_hh": np.asarray(dw_hh).astype(dtype)}
+        if self.bias:
+            self.grads["bias_ih"] = np.asarray(db).astype(dtype)
+            self.grads["bias_hh"] = self.grads["bias_ih"].copy()
+        return np.asarray(dx).astype(dtype), (np.asarray(dh).astype(dtype), np.asarray(dc).astype(dtype))
+
+    def _step_backward(self, d_h, d_c, cache, N, D, H):
+        names = ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
+        result = self._tuple("lstm_step_backward", self._call("lstm_step_backward", d_h, d_c, cache), names, (6,))
+        for name, value, shape, meaning in zip(names, result, ((N, D), (N, H), (N, H), (D, 4 * H), (H, 4 * H), (4 * H,)),
+                                               ("(N, D)", "(N, H)", "(N, H)", "(D, 4H)", "(H, 4H)", "(4H,)")):
+            self._array("lstm_step_backward", name, value, shape, meaning)
+        dx, dh, dc, dWx, dWh, db = result
+        return dx, dh, dc, self._swap(dWx.T), self._swap(dWh.T), self._swap(db)
+
+
+class _ColumnsLSTMCellAdapter(_CS231nLSTMCellAdapter):
+    """deeplearning.ai's LSTM cell functions under the LSTMCell contract (``--lstm-cell-impl
+    my_lstm --convention columns``), examples in columns, complete like CS231n's step:
+
+        lstm_cell_forward(xt (n_x, m), a_prev (n_a, m), c_prev (n_a, m), parameters)
+            -> (a_next, c_next, yt_pred, cache)
+        lstm_cell_backward(da_next (n_a, m), dc_next (n_a, m), cache)
+            -> {"dxt", "da_prev", "dc_prev", "dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo"}
+
+    The weights are the layer adapter's (``_ColumnsLSTMAdapter._weights``)."""
+
+    convention = "columns"
+    convention_order = None
+    _weights = _ColumnsLSTMAdapter._weights
+    _GATES = _ColumnsLSTMAdapter._GATES
+    _FORWARD, _FORWARD_RETURNS = "lstm_cell_forward", ("a_next", "c_next", "yt_pred", "cache")
+    _state_meaning = "(n_a, m)"
+
+    def _state_shape(self, N, H):
+        return (H, N)
+
+    def _from_states(self, v):
+        return np.asarray(v).T
+
+    def _forward_args(self, x, h, c, parameters):
+        return (np.ascontiguousarray(x.T), np.ascontiguousarray(h.T), np.ascontiguousarray(c.T),
+                {k: v.copy() for k, v in parameters.items()})
+
+    def _step_backward(self, d_h, d_c, cache, N, D, H):
+        g = self._call("lstm_cell_backward", np.ascontiguousarray(d_h.T), np.ascontiguousarray(d_c.T), cache)
+        keys = ["dxt", "da_prev", "dc_prev"] + [f"d{w}{k}" for k in "fico" for w in "Wb"]
+        shapes = {"dxt": ((D, N), "(n_x, m)"), "da_prev": ((H, N), "(n_a, m)"), "dc_prev": ((H, N), "(n_a, m)"),
+                  **{f"dW{k}": ((H, H + D), "(n_a, n_a + n_x)") for k in "fico"},
+                  **{f"db{k}": ((H, 1), "(n_a, 1)") for k in "fico"}}
+        if not isinstance(g, dict) or set(keys) - set(g):
+            missing = sorted(set(keys) - set(g)) if isinstance(g, dict) else keys
+            raise ContractViolation(
+                f"{self.cli}: under the columns convention lstm_cell_backward must return a dict with keys {keys}; "
+                f"got {_describe(g) if not isinstance(g, dict) else 'a dict'} missing {missing}")
+        for name in keys:
+            self._array("lstm_cell_backward", f'gradients["{name}"]', g[name], *shapes[name])
+        w_ih, w_hh, b = np.zeros((4 * H, D)), np.zeros((4 * H, H)), np.zeros(4 * H)
+        for k, j in self._GATES.items():
+            rows = slice(j * H, (j + 1) * H)
+            w_hh[rows], w_ih[rows], b[rows] = g["dW" + k][:, :H], g["dW" + k][:, H:], g["db" + k][:, 0]
+        return g["dxt"].T, g["da_prev"].T, g["dc_prev"].T, w_ih, w_hh, b
+
+
 _BASES = {"column": _ColumnAdapter, "rows": _RowsAdapter, "cs231n": _CS231nAdapter, "columns": _ColumnsAdapter}
-_FAMILY_BASES = {"rnn": _BASES, "lstm": {"cs231n": _CS231nLSTMAdapter, "columns": _ColumnsLSTMAdapter}}
+_FAMILY_BASES = {"rnn": _BASES, "lstm": {"cs231n": _CS231nLSTMAdapter, "columns": _ColumnsLSTMAdapter},
+                 "lstm_cell": {"cs231n": _CS231nLSTMCellAdapter, "columns": _ColumnsLSTMCellAdapter}}
 
 
-def module_functions(family: str) -> tuple:
-    """The functions a module convention of ``family`` calls ("rnn": rnn_forward, rnn_backward)."""
+def module_functions(family: str, convention: str | None = None) -> tuple:
+    """The functions a module convention of ``family`` calls ("rnn": rnn_forward, rnn_backward;
+    the LSTMCell's differ by course: CS231n's lstm_step_*, deeplearning.ai's lstm_cell_*)."""
+    if family == "lstm_cell":
+        return _CELL_FUNCTIONS[convention or "cs231n"]
     return _FAMILY_FUNCTIONS[family]
 
 
@@ -552,9 +691,9 @@ def _command_line(target, convention, reduction, spec) -> str:
 
 
 def _check_target(target, convention, family: str = "rnn") -> None:
-    option = f"--{family}-impl"
+    option = f"--{family.replace('_', '-')}-impl"
     if convention in MODULE_CONVENTIONS:
-        functions = _FAMILY_FUNCTIONS[family]
+        functions = module_functions(family, convention)
         missing = [f for f in functions if not callable(getattr(target, f, None))]
         if missing:
             raise TypeError(

@@ -378,7 +378,7 @@ LSTM_MISTAKES = [
      "forgetting the output gate", lambda p: p.R != p.H),
     (("c_carried_without_f",), "cell state's gradient carried back without the forget gate (dc_(t-1) = dc_t)",
      "c_t = f * c_(t-1) + i * g: dL/dc_(t-1) = dL/dc_t * f_t; the implementation carried dL/dc_t back unscaled",
-     _RECURRENT),
+     lambda p: True),  # a cell's dc, a layer's dc0 and every earlier step's dc
     (("g_with_sigmoid_prime",), "tanh' on the candidate g taken as sigmoid's, g (1 - g)",
      "g = tanh(a_g): da_g = dL/dc * i * (1 - g^2); the implementation used g (1 - g), the derivative of a sigmoid",
      lambda p: True),

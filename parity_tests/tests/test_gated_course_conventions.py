@@ -178,16 +178,19 @@ def test_a_type_error_inside_the_users_module_is_not_a_usage_error(tmp_path, mon
     # a function named as the class: was pytest's INTERNALERROR (TypeError: cls must be a class;
     # for the RNN "metaclass conflict")
     ("--lstm-impl", f"{CORRECT}:lstm_forward", "is a function, not a class: the plug-in is a class under the contract "
-     f"(--lstm-impl module:Class); a module of functions (lstm_forward and lstm_backward) is given by its name with "
-     f"its convention: --lstm-impl {CORRECT} --convention cs231n"),
+     f"(--lstm-impl module:Class); a module of functions (lstm_forward, lstm_backward) is given by its name with "
+     f"its convention: --lstm-impl {CORRECT} --convention cs231n (or columns)"),
+    ("--lstm-cell-impl", f"{CORRECT}:lstm_step_forward", "a module of functions (lstm_step_forward, "
+     f"lstm_step_backward) is given by its name with its convention: --lstm-cell-impl {CORRECT} --convention cs231n"),
     ("--rnn-impl", "parity_tests.learners.cs231n_rnn:rnn_forward", "is a function, not a class"),
     ("--gru-impl", f"{CORRECT}:sigmoid", "is a function, not a class: the plug-in is a class under the contract "
      "(--gru-impl module:Class)"),
     # the module alone, --convention forgotten
-    ("--lstm-impl", CORRECT, f"got '{CORRECT}'; a module of functions (lstm_forward and lstm_backward) is given "
-     f"by its name with its convention: --lstm-impl {CORRECT} --convention cs231n"),
+    ("--lstm-impl", CORRECT, f"got '{CORRECT}'; a module of functions (lstm_forward, lstm_backward) is given "
+     f"by its name with its convention: --lstm-impl {CORRECT} --convention cs231n (or columns)"),
     ("--rnn-impl", "parity_tests.learners.cs231n_rnn", "--convention cs231n (or columns)"),
-], ids=["lstm_function", "rnn_function", "gru_function", "lstm_module_no_convention", "rnn_module_no_convention"])
+], ids=["lstm_function", "lstm_cell_function", "rnn_function", "gru_function", "lstm_module_no_convention",
+        "rnn_module_no_convention"])
 def test_a_function_or_a_bare_module_is_a_usage_error_that_says_what_to_give(option, spec, words):
     with pytest.raises(ValueError) as info:
         resolve({option: spec})
@@ -284,3 +287,38 @@ def test_a_dlai_backward_missing_a_gradient_breaks_the_contract_by_name():
     with pytest.raises(ImplementationError, match=r"under the columns convention lstm_backward must return a dict "
                                                   r"with keys .* missing \['dbo'\]"):
         run_impl(cls, case, with_zero_inputs(cls, case.materialize()))
+
+
+# -- the step functions alone, as an LSTMCell: --lstm-cell-impl my_layers --convention cs231n -----
+@pytest.mark.parametrize("spec, convention", [(CORRECT, "cs231n"), (DLAI, "columns")])
+def test_a_courses_step_functions_pass_as_an_lstm_cell_with_nothing_left_out(spec, convention):
+    cls = resolve({"--lstm-cell-impl": spec, "--convention": convention})["lstm_cell"]
+    for row in FAMILIES["lstm_cell"].rows:
+        ran, declined = run_property(cls, row)
+        assert ran > 0 and not declined, row.name
+    from parity_tests.families.lstm_cell import LSTMCellConfig
+
+    r = run_both(cls, Case(LSTMCellConfig(input_size=3, hidden_size=4, batch=2), seed=3))
+    assert [c.tensor for c in r.comparisons][:5] == ["h_next", "c_next", "dx", "dh", "dc"]
+    assert all(c.passed for c in r.comparisons) and np.any(r.arrays["c"]) and np.any(r.arrays["d_c_next"])
+
+
+STEP_BUGS = ["dprev_c_without_f", "no_sigmoid_prime_i", "no_sigmoid_prime_o", "dg_as_sigmoid", "dWh_from_next_h"]
+
+
+@pytest.mark.parametrize("bug", STEP_BUGS)
+def test_a_mistake_in_the_step_is_caught_in_the_step_and_named(bug):
+    from types import SimpleNamespace
+
+    from parity_tests.families.conventions import adapt
+    from parity_tests.families.lstm_cell import LSTMCellConfig
+    from parity_tests.learners import cs231n_lstm, cs231n_lstm_bugs
+
+    module = SimpleNamespace(__name__=f"step_{bug}", lstm_step_forward=cs231n_lstm.lstm_step_forward,
+                             lstm_step_backward=lambda dh, dc, cache: cs231n_lstm_bugs._step_backward(dh, dc, cache, bug))
+    cls = adapt(module, "cs231n", family="lstm_cell")
+    case = Case(LSTMCellConfig(input_size=3, hidden_size=4, batch=3), seed=5)
+    with pytest.raises(ParityMismatch):
+        assert_parity(cls, case)
+    found = suspects(Probe(cls, run_both(cls, case)))
+    assert found and found[0].name == cs231n_lstm_bugs.SUSPECT[bug], [s.name for s in found]
