@@ -404,11 +404,19 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
         rows = np.asarray(rows)
         return np.ascontiguousarray(rows.reshape((4, self.H) + rows.shape[1:])[self._BLOCKS].reshape(rows.shape))
 
+    def _param(self, name: str) -> np.ndarray:
+        """torch's parameter ``name`` ("weight_ih", ...) as the harness assigned it, now."""
+        return np.asarray(self.params[name + self._sfx])
+
+    def _set_grads(self, dw_ih, dw_hh, db, dtype) -> None:
+        """Fresh gradients under torch's names; the one bias's gradient is each of torch's two."""
+        grads = {"weight_ih": dw_ih, "weight_hh": dw_hh, **({"bias_ih": db, "bias_hh": db} if self.bias else {})}
+        self.grads = {name + self._sfx: np.array(g, dtype=dtype) for name, g in grads.items()}  # copies
+
     def _weights(self, dtype):
         """(Wx (D, 4H), Wh (H, 4H), b (4H,)) in CS231n's layout, read from params now."""
-        b = (self._swap(self.params[f"bias_ih{self._sfx}"] + self.params[f"bias_hh{self._sfx}"]) if self.bias
-             else np.zeros(4 * self.H, dtype=dtype))
-        return (self._swap(self.params[f"weight_ih{self._sfx}"]).T.copy(), self._swap(self.params[f"weight_hh{self._sfx}"]).T.copy(), b)
+        b = self._swap(self._param("bias_ih") + self._param("bias_hh")) if self.bias else np.zeros(4 * self.H, dtype)
+        return self._swap(self._param("weight_ih")).T.copy(), self._swap(self._param("weight_hh")).T.copy(), b
 
     def _forward_cache(self):
         x, h0, (Wx, Wh, b) = self._saved
@@ -444,10 +452,7 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
         if d_h_n is not None:
             dh[:, -1] += d_h_n[0]  # h_n = h[:, -1]: its upstream gradient joins the last step's
         dx, dh0, dw_ih, dw_hh, db = self._run_learner_backward(dh, cache, N, T, D)
-        self.grads = {f"weight_ih{self._sfx}": np.asarray(dw_ih).astype(dtype), f"weight_hh{self._sfx}": np.asarray(dw_hh).astype(dtype)}
-        if self.bias:  # the one bias's gradient is the gradient of each of torch's two
-            self.grads[f"bias_ih{self._sfx}"] = np.asarray(db).astype(dtype)
-            self.grads[f"bias_hh{self._sfx}"] = self.grads[f"bias_ih{self._sfx}"].copy()
+        self._set_grads(dw_ih, dw_hh, db, dtype)
         dx = dx if self.batch_first else dx.swapaxes(0, 1)
         return np.ascontiguousarray(dx, dtype=dtype), (np.asarray(dh0, dtype=dtype)[None].copy(), None)
 
@@ -488,8 +493,8 @@ class _ColumnsLSTMAdapter(_CS231nLSTMAdapter):
 
     def _weights(self, dtype):
         H = self.H
-        w_ih, w_hh = np.asarray(self.params[f"weight_ih{self._sfx}"]), np.asarray(self.params[f"weight_hh{self._sfx}"])
-        b = (np.asarray(self.params[f"bias_ih{self._sfx}"]) + self.params[f"bias_hh{self._sfx}"]) if self.bias else np.zeros(4 * H, dtype)
+        w_ih, w_hh = self._param("weight_ih"), self._param("weight_hh")
+        b = self._param("bias_ih") + self._param("bias_hh") if self.bias else np.zeros(4 * H, dtype)
         parameters = {}
         for k, j in self._GATES.items():
             rows = slice(j * H, (j + 1) * H)
@@ -556,8 +561,7 @@ class _CS231nLSTMCellAdapter(_CS231nLSTMAdapter):
     _sfx = ""
 
     def __init__(self, input_size, hidden_size, bias=True):
-        super().__init__(input_size, hidden_size, bias=bias)
-        self.params = {k.removesuffix("_l0"): v for k, v in self.params.items()}
+        super().__init__(input_size, hidden_size, bias=bias)  # params named weight_ih, ... (_sfx)
 
     def forward(self, x, hx=None):
         if x.ndim != 2:
@@ -600,10 +604,7 @@ class _CS231nLSTMCellAdapter(_CS231nLSTMAdapter):
         _, _, cache = self._step_forward()  # a fresh cache
         d_c = np.zeros_like(h) if d_c is None else np.array(d_c)
         dx, dh, dc, dw_ih, dw_hh, db = self._step_backward(np.array(d_h), d_c, cache, *x.shape, h.shape[1])
-        self.grads = {"weight_ih": np.asarray(dw_ih).astype(dtype), "weight_hh": np.asarray(dw_hh).astype(dtype)}
-        if self.bias:
-            self.grads["bias_ih"] = np.asarray(db).astype(dtype)
-            self.grads["bias_hh"] = self.grads["bias_ih"].copy()
+        self._set_grads(dw_ih, dw_hh, db, dtype)
         return np.asarray(dx).astype(dtype), (np.asarray(dh).astype(dtype), np.asarray(dc).astype(dtype))
 
     def _step_backward(self, d_h, d_c, cache, N, D, H):
