@@ -17,7 +17,9 @@ def option_specs() -> list[tuple[tuple[str, ...], dict]]:
     ``addoption`` alike."""
     specs = [
         ((e.option,), dict(default=None, metavar="module:Class",
-                           help=f"your class to check against {e.torch_name} (default {e.default_impl})"))
+                           help=f"your class to check against {e.torch_name} (default {e.default_impl})"
+                                + (" -- or a module of a course's functions, with --convention"
+                                   if e.name in ("rnn", "lstm", "lstm_cell") else "")))
         for e in CATALOG
     ]
     specs += [

@@ -96,8 +96,10 @@ def load_impl(spec: str):
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        hint = (f" (a module name, not a file name: {module_name.removesuffix('.py')!r})"
+                if module_name.endswith(".py") else "")
         raise ValueError(
-            f"cannot import module {module_name!r} for implementation {spec!r}: {exc}. "
+            f"cannot import module {module_name!r}{hint} for implementation {spec!r}: {exc}. "
             "Run pytest from the directory that holds it, or add it to PYTHONPATH."
         ) from exc
     try:
@@ -109,14 +111,17 @@ def load_impl(spec: str):
 def load_module(spec: str):
     """``"module"`` -> the module (a convention whose plug-in is a module of functions)."""
     if not isinstance(spec, str) or not spec or ":" in spec:
-        raise ValueError(f"this convention takes a module name (no ':Class'), got {spec!r}")
+        name = spec.split(":")[0] if isinstance(spec, str) else ""
+        raise ValueError(f"this convention takes a module name (no ':Class'), got {spec!r}"
+                         + (f": give {name!r}" if name else ""))
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         return importlib.import_module(spec)
     except ImportError as exc:
+        hint = f" (a module name, not a file name: {spec.removesuffix('.py')!r})" if spec.endswith(".py") else ""
         raise ValueError(
-            f"cannot import module {spec!r}: {exc}. Run from the directory that holds it, or add it to PYTHONPATH."
+            f"cannot import module {spec!r}{hint}: {exc}. Run from the directory that holds it, or add it to PYTHONPATH."
         ) from exc
 
 

@@ -691,6 +691,31 @@ def _command_line(target, convention, reduction, spec) -> str:
             f"{' --reduction mean' if reduction == 'mean' else ''}")
 
 
+# How each module convention calls its forward function: a module written for the other
+# course (same function names, other arguments) is told which convention it is, instead of
+# failing every case with "lstm_forward() takes 3 positional arguments but 5 were given".
+_FORWARD_CALLS = {
+    ("rnn", "cs231n"): "rnn_forward(x, h0, Wx, Wh, b)", ("rnn", "columns"): "rnn_forward(x, a0, parameters)",
+    ("lstm", "cs231n"): "lstm_forward(x, h0, Wx, Wh, b)", ("lstm", "columns"): "lstm_forward(x, a0, parameters)",
+    ("lstm_cell", "cs231n"): "lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)",
+    ("lstm_cell", "columns"): "lstm_cell_forward(xt, a_prev, c_prev, parameters)",
+}
+
+
+def _takes(fn, n: int) -> bool | None:
+    """Can ``fn`` be called with ``n`` positional arguments? None when its signature cannot
+    be read or takes *args."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    return len(required) <= n <= len(positional)
+
+
 def _check_target(target, convention, family: str = "rnn") -> None:
     option = f"--{family.replace('_', '-')}-impl"
     if convention in MODULE_CONVENTIONS:
@@ -702,6 +727,19 @@ def _check_target(target, convention, family: str = "rnn") -> None:
                 f"{' and '.join(functions)} ({option} names the module, no ':Class'); "
                 f"{_module_name(target)} has no {' and no '.join(missing)}"
             )
+        call = _FORWARD_CALLS.get((family, convention))
+        if call is not None:
+            name, args = call.split("(")
+            if _takes(getattr(target, name), args.count(",") + 1) is False:
+                others = [c for (f, c), other in _FORWARD_CALLS.items() if f == family and c != convention
+                          and other.split("(")[0] == name
+                          and _takes(getattr(target, name), other.count(",") + 1)]
+                hint = (f"; it fits the {others[0]} convention's {_FORWARD_CALLS[family, others[0]]}: "
+                        f"--convention {others[0]}") if others else ""
+                raise TypeError(
+                    f"target: the {convention} convention calls {call}, but {_module_name(target)}.{name}"
+                    f"{inspect.signature(getattr(target, name))} cannot take those arguments{hint}"
+                )
     elif not inspect.isclass(target):
         what = f"the {convention} convention wraps" if convention else f"without --convention, {option} names"
         raise TypeError(

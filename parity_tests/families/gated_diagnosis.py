@@ -216,11 +216,17 @@ def _run(p: _Problem, m: frozenset) -> dict:
                           if "sigmoid_from_preactivation" in m else (lambda k: tp["ifgo"[k]] * (1 - tp["ifgo"[k]])))
                     sgm = lambda k: 1.0 if f"sigmoid_prime_missing_{'ifgo'[k]}" in m else sg(k)  # noqa: E731
                     g = tp["g"]
-                    dg = g * (1 - g) if "g_with_sigmoid_prime" in m else 1 - g ** 2
+                    if "g_with_sigmoid_prime" in m:
+                        dg = g * (1 - g)
+                    else:
+                        dg = 1 - g if "g_tanh_prime_unsquared" in m else 1 - g ** 2
+                    # "gates_without_dh_path": the gates read the carried dL/dc alone (the part
+                    # through h_t left out), while what is carried back is the whole dc
+                    dcg = carry_c if "gates_without_dh_path" in m else dc
                     da_x = da_h = np.concatenate([
-                        dc * g * sgm(0),
-                        dc * (tp["c2"] if "forget_uses_c_t" in m else tp["c"]) * sgm(1),
-                        dc * tp["i"] * dg,
+                        dcg * g * sgm(0),
+                        dcg * (tp["c2"] if "forget_uses_c_t" in m else tp["c"]) * sgm(1),
+                        dcg * tp["i"] * dg,
                         dhf * tp["tc"] * sgm(3)], axis=1)
                     if "c_not_carried" in m:
                         carry_c = np.zeros_like(dc)
@@ -382,6 +388,13 @@ LSTM_MISTAKES = [
     (("g_with_sigmoid_prime",), "tanh' on the candidate g taken as sigmoid's, g (1 - g)",
      "g = tanh(a_g): da_g = dL/dc * i * (1 - g^2); the implementation used g (1 - g), the derivative of a sigmoid",
      lambda p: True),
+    (("g_tanh_prime_unsquared",), "tanh' on the candidate g taken as 1 - g (the square forgotten)",
+     "g = tanh(a_g): da_g = dL/dc * i * (1 - g^2); the implementation used 1 - g", lambda p: True),
+    (("gates_without_dh_path",), "the gates' gradients use dL/dc from the step after alone (the part through h_t "
+     "left out)",
+     "h_t = o * tanh(c_t): dL/dc_t = (dL/dc_t from step t+1) + dL/dh_t * o * (1 - tanh(c_t)^2), and da_i, da_f, "
+     "da_g take all of it; the implementation used the first term alone there (an early version of "
+     "deeplearning.ai's notebook did), though what it carries back to c_(t-1) has both", lambda p: True),
     (("sigmoid_prime_missing_i",), "input gate's sigmoid' missing (da_i = dL/dc * g)",
      "i = sigmoid(a_i): da_i = dL/dc * g * i (1 - i); the implementation left out i (1 - i)", lambda p: True),
     (("sigmoid_prime_missing_f",), "forget gate's sigmoid' missing (da_f = dL/dc * c_(t-1))",
@@ -773,6 +786,11 @@ def _one_step(probe):
         ref = {k: v / c.batch if k.startswith("grad ") else v for k, v in ref.items()}
     bounds = probe.case.family.bounds(case, arrays)
     head = "on one time step (x[:1], d_output[:1], the same states)"
+    if "c0" in zero_inputs(probe.cls):
+        # c_(t-1) = 0 on the first step: da_f = dL/dc * c_(t-1) * f (1 - f) and the carried
+        # dc * f vanish there, so a wrong forget gate looks right (a newcomer was sent to the loop)
+        head = ("on one time step (x[:1], d_output[:1], the same states; c0 = 0, as the convention fixes it, so "
+                "the forget gate and anything multiplying c_(t-1) get no gradient there and cannot show)")
     if not all(probe.same(k, mine[k], ref[k], bounds.get(k)) for k in ("output", "h_n", "c_n") if k in ref):
         return f"{head} the forward already differs"
     summary = gate_summary(probe, mine, ref, bounds)

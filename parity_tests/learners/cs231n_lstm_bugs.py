@@ -15,12 +15,14 @@ from .cs231n_lstm import lstm_forward
 def _step_backward(dnext_h, dnext_c, cache, bug):
     x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c = cache
     tc = np.tanh(next_c)
+    dc_in = dnext_c  # from the step after alone
     dnext_c = dnext_c + dnext_h * o * (1 - tc ** 2)
-    di, df, do, dg = dnext_c * g, dnext_c * prev_c, dnext_h * tc, dnext_c * i
+    dc_gates = dc_in if bug == "gates_without_dh_path" else dnext_c  # deeplearning.ai's early erratum
+    di, df, do, dg = dc_gates * g, dc_gates * prev_c, dnext_h * tc, dc_gates * i
     dprev_c = dnext_c if bug == "dprev_c_without_f" else dnext_c * f
     da_i = di if bug == "no_sigmoid_prime_i" else di * i * (1 - i)
     da_o = do if bug == "no_sigmoid_prime_o" else do * o * (1 - o)
-    da_g = dg * g * (1 - g) if bug == "dg_as_sigmoid" else dg * (1 - g ** 2)
+    da_g = dg * g * (1 - g) if bug == "dg_as_sigmoid" else dg * (1 - g) if bug == "dg_unsquared" else dg * (1 - g ** 2)
     da = np.hstack((da_i, df * f * (1 - f), da_o, da_g))
     h_for_dWh = o * tc if bug == "dWh_from_next_h" else prev_h
     return da.dot(Wx.T), da.dot(Wh.T), dprev_c, x.T.dot(da), h_for_dWh.T.dot(da), da.sum(axis=0)
@@ -52,6 +54,9 @@ SUSPECT = {
     "no_sigmoid_prime_i": "input gate's sigmoid' missing (da_i = dL/dc * g)",
     "no_sigmoid_prime_o": "output gate's sigmoid' missing (da_o = dL/dh * tanh(c))",
     "dg_as_sigmoid": "tanh' on the candidate g taken as sigmoid's, g (1 - g)",
+    "dg_unsquared": "tanh' on the candidate g taken as 1 - g (the square forgotten)",
+    "gates_without_dh_path": "the gates' gradients use dL/dc from the step after alone (the part through h_t "
+                             "left out)",
     "dWh_from_next_h": "dW_hh from h_t instead of h_(t-1)",
     "dh_not_added": "the gradient from the step after not added to dh (only d_output_t reaches step t)",
     "overwrite_dWx": "dW_ih overwritten at each step, not summed over time (dW_ih = ..., not +=)",

@@ -303,7 +303,8 @@ def test_a_courses_step_functions_pass_as_an_lstm_cell_with_nothing_left_out(spe
     assert all(c.passed for c in r.comparisons) and np.any(r.arrays["c"]) and np.any(r.arrays["d_c_next"])
 
 
-STEP_BUGS = ["dprev_c_without_f", "no_sigmoid_prime_i", "no_sigmoid_prime_o", "dg_as_sigmoid", "dWh_from_next_h"]
+STEP_BUGS = ["dprev_c_without_f", "no_sigmoid_prime_i", "no_sigmoid_prime_o", "dg_as_sigmoid", "dg_unsquared",
+             "gates_without_dh_path", "dWh_from_next_h"]
 
 
 @pytest.mark.parametrize("bug", STEP_BUGS)
@@ -322,3 +323,37 @@ def test_a_mistake_in_the_step_is_caught_in_the_step_and_named(bug):
         assert_parity(cls, case)
     found = suspects(Probe(cls, run_both(cls, case)))
     assert found and found[0].name == cs231n_lstm_bugs.SUSPECT[bug], [s.name for s in found]
+
+
+def test_the_one_step_probe_says_that_c0_zero_hides_the_forget_gate():
+    """With c0 = 0 fixed by the convention, the first step gives the forget gate no gradient:
+    the one-step probe says so instead of sending the student to the loop (a newcomer's wrong
+    W_f slice in da_prev looked like a loop bug)."""
+    from parity_tests.core.runs import comparisons
+    from parity_tests.diagnosis import diagnose
+
+    cls = _adapted(NOT_CARRIED)
+    case = _case()
+    d = diagnose(cls, case, comparisons(cls, case))
+    assert "c0 = 0, as the convention fixes it, so the forget gate and anything multiplying c_(t-1) get no " \
+           "gradient there and cannot show" in d.backward, d.backward
+
+
+@pytest.mark.parametrize("option, module, convention, words", [
+    ("--lstm-impl", DLAI, "cs231n", "the cs231n convention calls lstm_forward(x, h0, Wx, Wh, b), but "
+     f"{DLAI}.lstm_forward(x, a0, parameters) cannot take those arguments; it fits the columns convention's "
+     "lstm_forward(x, a0, parameters): --convention columns"),
+    ("--lstm-impl", CORRECT, "columns", "it fits the cs231n convention's lstm_forward(x, h0, Wx, Wh, b): "
+     "--convention cs231n"),
+    ("--rnn-impl", "parity_tests.learners.dlai_rnn", "cs231n", "it fits the columns convention's "
+     "rnn_forward(x, a0, parameters): --convention columns"),
+    ("--lstm-cell-impl", CORRECT, "columns", "takes a module with functions lstm_cell_forward and lstm_cell_backward"),
+    ("--lstm-impl", f"{CORRECT}:lstm_forward", "cs231n", f"takes a module name (no ':Class'), got "
+     f"'{CORRECT}:lstm_forward': give '{CORRECT}'"),
+    ("--lstm-impl", "my_layers.py", "cs231n", "cannot import module 'my_layers.py' (a module name, not a file name: "
+     "'my_layers')"),
+], ids=["dlai_as_cs231n", "cs231n_as_columns", "rnn_dlai_as_cs231n", "cell_missing", "function_spec", "file_name"])
+def test_a_module_given_the_wrong_convention_is_told_which_one_it_is(option, module, convention, words):
+    with pytest.raises(ValueError) as info:
+        resolve({option: module, "--convention": convention})
+    assert words in str(info.value), str(info.value)

@@ -1,8 +1,11 @@
 """``rnn-parity report``: the side-by-side table, one block per configuration of every row.
 
-    rnn-parity report [--rnn-impl module:Class] [--cell-impl module:Class] [--convention NAME]
+    rnn-parity report [--rnn-impl module:Class] [--cell-impl module:Class] [--lstm-impl ...]
+                      [--gru-impl ...] [--lstm-cell-impl ...] [--gru-cell-impl ...]
+                      [--convention NAME] [--gate-order ORDER] [--gru-update complement]
                       [--reduction sum|mean] [--strict-dtype] [--seed N] [--json PATH] [--png PATH]
                       [--strict]
+    rnn-parity report --lstm-impl my_layers --convention cs231n     # a module of a course's functions
 
 For each configuration and each tensor (output, h_n, dx, dh0, every parameter gradient):
 the greatest absolute and relative error against torch (float64), the allowed absolute
