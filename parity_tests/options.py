@@ -19,14 +19,14 @@ def option_specs() -> list[tuple[tuple[str, ...], dict]]:
         ((e.option,), dict(default=None, metavar="module:Class",
                            help=f"your class to check against {e.torch_name} (default {e.default_impl})"
                                 + (" -- or a module of a course's functions, with --convention"
-                                   if e.name in ("rnn", "lstm", "lstm_cell") else "")))
+                                   if e.name in ("rnn", "rnn_cell", "lstm", "lstm_cell") else "")))
         for e in CATALOG
     ]
     specs += [
         (("--convention",), dict(default=None, metavar="NAME",
                                  help="the plug-in is written in this convention: --rnn-impl column, rows, "
-                                      "cs231n (a module of functions), columns (deeplearning.ai); --lstm-impl and "
-                                      "--lstm-cell-impl cs231n, columns; README, Conventions")),
+                                      "cs231n (a module of functions), columns (deeplearning.ai); --cell-impl, "
+                                      "--lstm-impl and --lstm-cell-impl cs231n, columns; README, Conventions")),
         (("--reduction",), dict(default="sum", choices=REDUCTIONS,
                                 help="how your weight and bias gradients reduce over the batch: sum "
                                      "(torch's, the default) or mean (divided by the batch size)")),

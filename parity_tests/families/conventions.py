@@ -89,7 +89,13 @@ LSTM_CELL_CONVENTIONS = {
                "lstm_cell_backward(da_next, dc_next, cache)",
 }
 # family -> its conventions: --convention applies to each given plug-in whose family has it.
-FAMILY_CONVENTIONS = {"rnn": CONVENTIONS, "lstm": LSTM_CONVENTIONS, "lstm_cell": LSTM_CELL_CONVENTIONS}
+RNN_CELL_CONVENTIONS = {
+    "cs231n": "CS231n: a module with rnn_step_forward(x, prev_h, Wx, Wh, b) and rnn_step_backward(dnext_h, cache)",
+    "columns": "deeplearning.ai: a module with rnn_cell_forward(xt, a_prev, parameters) and "
+               "rnn_cell_backward(da_next, cache)",
+}
+FAMILY_CONVENTIONS = {"rnn": CONVENTIONS, "rnn_cell": RNN_CELL_CONVENTIONS, "lstm": LSTM_CONVENTIONS,
+                      "lstm_cell": LSTM_CELL_CONVENTIONS}
 # The plug-in option names a module (no ":Class") for these.
 MODULE_CONVENTIONS = frozenset({"cs231n", "columns"})
 REDUCTIONS = {
@@ -99,8 +105,11 @@ REDUCTIONS = {
 # The functions a module convention calls, per family.
 _MODULE_FUNCTIONS = ("rnn_forward", "rnn_backward")
 _FAMILY_FUNCTIONS = {"rnn": _MODULE_FUNCTIONS, "lstm": ("lstm_forward", "lstm_backward")}
-_CELL_FUNCTIONS = {"cs231n": ("lstm_step_forward", "lstm_step_backward"),
-                   "columns": ("lstm_cell_forward", "lstm_cell_backward")}
+_CELL_FUNCTIONS = {("lstm_cell", "cs231n"): ("lstm_step_forward", "lstm_step_backward"),
+                   ("lstm_cell", "columns"): ("lstm_cell_forward", "lstm_cell_backward"),
+                   ("rnn_cell", "cs231n"): ("rnn_step_forward", "rnn_step_backward"),
+                   ("rnn_cell", "columns"): ("rnn_cell_forward", "rnn_cell_backward")}
+_OPTIONS = {"rnn": "--rnn-impl", "rnn_cell": "--cell-impl", "lstm": "--lstm-impl", "lstm_cell": "--lstm-cell-impl"}
 
 
 def _describe(value) -> str:
@@ -665,16 +674,115 @@ class _ColumnsLSTMCellAdapter(_CS231nLSTMCellAdapter):
         return g["dxt"].T, g["da_prev"].T, g["dc_prev"].T, w_ih, w_hh, b
 
 
+class _CS231nRNNCellAdapter(_Adapter):
+    """CS231n's RNN step functions under the RNNCell contract (``--cell-impl my_layers
+    --convention cs231n``): the step a student writes first, checked alone.
+
+        rnn_step_forward(x (N, D), prev_h (N, H), Wx (D, H), Wh (H, H), b (H,)) -> (next_h, cache)
+        rnn_step_backward(dnext_h (N, H), cache) -> (dx (N, D), dprev_h (N, H), dWx, dWh, db)
+
+    One bias (b = b_ih + b_hh, db the gradient of each), your copies and the dtype as for the
+    RNN's conventions; a tanh cell (relu declined). Nothing is left out."""
+
+    convention = "cs231n"
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
+        if nonlinearity != "tanh":
+            raise NotImplementedError(f"the {self.convention} convention's step is a tanh cell")
+        self.I, self.H, self.bias = input_size, hidden_size, bias
+        rng = np.random.default_rng(0)  # the harness assigns its own weights
+        self.params = {"weight_ih": rng.standard_normal((hidden_size, input_size)) * 0.1,
+                       "weight_hh": rng.standard_normal((hidden_size, hidden_size)) * 0.1}
+        if bias:
+            self.params["bias_ih"], self.params["bias_hh"] = np.zeros(hidden_size), np.zeros(hidden_size)
+        self.grads = {}
+
+    def _torch_weights(self, dtype):
+        b = (np.asarray(self.params["bias_ih"]) + self.params["bias_hh"]) if self.bias else np.zeros(self.H, dtype)
+        return np.array(self.params["weight_ih"]), np.array(self.params["weight_hh"]), b
+
+    def forward(self, x, h=None):
+        if x.ndim != 2:
+            raise NotImplementedError(f"the {self.convention} convention's step takes a batch, x (N, D)")
+        h = np.zeros((x.shape[0], self.H), dtype=x.dtype) if h is None else np.array(h)
+        self._saved = (np.array(x), h, self._torch_weights(x.dtype))
+        return np.asarray(self._step_forward()[0]).astype(x.dtype)
+
+    def _step_forward(self):
+        x, h, (w_ih, w_hh, b) = self._saved
+        result = self._tuple("rnn_step_forward", self._call("rnn_step_forward", x.copy(), h.copy(), w_ih.T.copy(),
+                                                            w_hh.T.copy(), b.copy()), ("next_h", "cache"), (2,))
+        self._array("rnn_step_forward", "next_h", result[0], h.shape, "(N, H)")
+        return result
+
+    def backward(self, d_h):
+        x, h, _ = self._saved
+        dtype = x.dtype
+        _, cache = self._step_forward()  # a fresh cache
+        dx, dh, dw_ih, dw_hh, db = self._learner_backward(np.array(d_h), cache, *x.shape, self.H)
+        self.grads = {"weight_ih": np.array(dw_ih, dtype=dtype), "weight_hh": np.array(dw_hh, dtype=dtype)}
+        if self.bias:  # the one bias's gradient is the gradient of each of torch's two
+            self.grads["bias_ih"], self.grads["bias_hh"] = np.array(db, dtype=dtype), np.array(db, dtype=dtype)
+        return np.asarray(dx).astype(dtype), np.asarray(dh).astype(dtype)
+
+    def _learner_backward(self, d_h, cache, N, D, H):
+        """rnn_step_backward -> (dx (N, D), dh (N, H), dW_ih (H, D), dW_hh (H, H), db (H,)), torch's layout."""
+        names = ("dx", "dprev_h", "dWx", "dWh", "db")
+        result = self._tuple("rnn_step_backward", self._call("rnn_step_backward", d_h, cache), names, (5,))
+        for name, value, shape, meaning in zip(names, result, ((N, D), (N, H), (D, H), (H, H), (H,)),
+                                               ("(N, D)", "(N, H)", "(D, H)", "(H, H)", "(H,)")):
+            self._array("rnn_step_backward", name, value, shape, meaning)
+        dx, dh, dWx, dWh, db = result
+        return dx, dh, dWx.T, dWh.T, db
+
+
+class _ColumnsRNNCellAdapter(_CS231nRNNCellAdapter):
+    """deeplearning.ai's RNN cell functions under the RNNCell contract (``--cell-impl my_rnn
+    --convention columns``):
+
+        rnn_cell_forward(xt (n_x, m), a_prev (n_a, m), parameters) -> (a_next, yt_pred, cache)
+        rnn_cell_backward(da_next (n_a, m), cache) -> {"dxt", "da_prev", "dWax", "dWaa", "dba"}
+
+    ``parameters`` as for the RNN's ``columns`` (Wax, Waa, ba, and a zero output layer)."""
+
+    convention = "columns"
+
+    def _step_forward(self):
+        x, h, (w_ih, w_hh, b) = self._saved
+        N, H = h.shape
+        parameters = {"Wax": w_ih.copy(), "Waa": w_hh.copy(), "ba": b[:, None].copy(),
+                      "Wya": np.zeros((1, H), dtype=x.dtype), "by": np.zeros((1, 1), dtype=x.dtype)}
+        result = self._tuple("rnn_cell_forward", self._call("rnn_cell_forward", np.ascontiguousarray(x.T),
+                                                            np.ascontiguousarray(h.T), parameters),
+                             ("a_next", "yt_pred", "cache"), (3,))
+        self._array("rnn_cell_forward", "a_next", result[0], (H, N), "(n_a, m)")
+        return result[0].T, result[-1]
+
+    def _learner_backward(self, d_h, cache, N, D, H):
+        g = self._call("rnn_cell_backward", np.ascontiguousarray(d_h.T), cache)
+        shapes = {"dxt": ((D, N), "(n_x, m)"), "da_prev": ((H, N), "(n_a, m)"), "dWax": ((H, D), "(n_a, n_x)"),
+                  "dWaa": ((H, H), "(n_a, n_a)"), "dba": ((H, 1), "(n_a, 1)")}
+        if not isinstance(g, dict) or set(shapes) - set(g):
+            missing = sorted(set(shapes) - set(g)) if isinstance(g, dict) else list(shapes)
+            raise ContractViolation(
+                f"{self.cli}: under the columns convention rnn_cell_backward must return a dict with keys "
+                f"{list(shapes)}; got {_describe(g) if not isinstance(g, dict) else 'a dict'} missing {missing}")
+        for name, (shape, meaning) in shapes.items():
+            self._array("rnn_cell_backward", f'gradients["{name}"]', g[name], shape, meaning)
+        return g["dxt"].T, g["da_prev"].T, g["dWax"], g["dWaa"], g["dba"][:, 0]
+
+
 _BASES = {"column": _ColumnAdapter, "rows": _RowsAdapter, "cs231n": _CS231nAdapter, "columns": _ColumnsAdapter}
 _FAMILY_BASES = {"rnn": _BASES, "lstm": {"cs231n": _CS231nLSTMAdapter, "columns": _ColumnsLSTMAdapter},
-                 "lstm_cell": {"cs231n": _CS231nLSTMCellAdapter, "columns": _ColumnsLSTMCellAdapter}}
+                 "lstm_cell": {"cs231n": _CS231nLSTMCellAdapter, "columns": _ColumnsLSTMCellAdapter},
+                 "rnn_cell": {"cs231n": _CS231nRNNCellAdapter, "columns": _ColumnsRNNCellAdapter}}
 
 
 def module_functions(family: str, convention: str | None = None) -> tuple:
     """The functions a module convention of ``family`` calls ("rnn": rnn_forward, rnn_backward;
     the LSTMCell's differ by course: CS231n's lstm_step_*, deeplearning.ai's lstm_cell_*)."""
-    if family == "lstm_cell":
-        return _CELL_FUNCTIONS[convention or "cs231n"]
+    if family.endswith("_cell"):
+        return _CELL_FUNCTIONS[family, convention or "cs231n"]
     return _FAMILY_FUNCTIONS[family]
 
 
@@ -699,6 +807,8 @@ _FORWARD_CALLS = {
     ("lstm", "cs231n"): "lstm_forward(x, h0, Wx, Wh, b)", ("lstm", "columns"): "lstm_forward(x, a0, parameters)",
     ("lstm_cell", "cs231n"): "lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)",
     ("lstm_cell", "columns"): "lstm_cell_forward(xt, a_prev, c_prev, parameters)",
+    ("rnn_cell", "cs231n"): "rnn_step_forward(x, prev_h, Wx, Wh, b)",
+    ("rnn_cell", "columns"): "rnn_cell_forward(xt, a_prev, parameters)",
 }
 
 
@@ -717,7 +827,7 @@ def _takes(fn, n: int) -> bool | None:
 
 
 def _check_target(target, convention, family: str = "rnn") -> None:
-    option = f"--{family.replace('_', '-')}-impl"
+    option = _OPTIONS.get(family, f"--{family}-impl")
     if convention in MODULE_CONVENTIONS:
         functions = module_functions(family, convention)
         missing = [f for f in functions if not callable(getattr(target, f, None))]

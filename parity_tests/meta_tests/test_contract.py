@@ -224,8 +224,9 @@ def test_plugin_module_is_found_in_the_current_directory(tmp_path):
 # products (core/contract._SPURIOUS_FLOAT32): under filterwarnings = error it failed a correct
 # column-major variant on a fresh clone. In float32 the values are judged, not that warning; a
 # real invalid product still fails, on its NaN; in float64 the warning is still a finding.
-def test_openblas_spurious_matmul_warning_does_not_fail_a_correct_float32_plugin():
-    assert_parity(broken.SpuriousMatmulWarning, Case(RNNConfig(3, 4, seq_len=5, batch=2, dtype="float32"), seed=7))
+@pytest.mark.parametrize("cls", [broken.SpuriousMatmulWarning, broken.SpuriousDotWarning], ids=["matmul", "dot"])
+def test_openblas_spurious_matmul_warning_does_not_fail_a_correct_float32_plugin(cls):
+    assert_parity(cls, Case(RNNConfig(3, 4, seq_len=5, batch=2, dtype="float32"), seed=7))
 
 
 def test_a_real_invalid_product_still_fails_on_its_nan_and_float64_keeps_the_warning():
@@ -233,3 +234,5 @@ def test_a_real_invalid_product_still_fails_on_its_nan_and_float64_keeps_the_war
         assert_parity(broken.InvalidMatmulNaN, Case(RNNConfig(3, 4, seq_len=5, batch=2, dtype="float32"), seed=7))
     with pytest.raises(ImplementationError, match=r"raised RuntimeWarning: invalid value encountered in matmul"):
         assert_parity(broken.SpuriousMatmulWarning, Case(RNNConfig(3, 4, seq_len=5, batch=2), seed=7))
+    with pytest.raises(ImplementationError, match=r"raised RuntimeWarning: invalid value encountered in dot"):
+        assert_parity(broken.SpuriousDotWarning, Case(RNNConfig(3, 4, seq_len=5, batch=2), seed=7))

@@ -200,12 +200,21 @@ class CarriesHiddenState(RNN):
         return out, h_n
 
 
-def _openblas_invalid_flag():
+def _openblas_invalid_flag(function="matmul"):
     """What OpenBLAS 0.3.31's float32 sgemv_t does now and then after a correct product
-    (scratch/linalg.py): NumPy's "invalid value encountered in matmul" warning, values intact."""
+    (scratch/linalg.py): NumPy's "invalid value encountered in matmul" warning (np.dot's:
+    "... in dot"), values intact."""
     import warnings
 
-    warnings.warn("invalid value encountered in matmul", RuntimeWarning, stacklevel=2)
+    warnings.warn(f"invalid value encountered in {function}", RuntimeWarning, stacklevel=2)
+
+
+class SpuriousDotWarning(RNN):
+    """As SpuriousMatmulWarning, from np.dot (course code's product): accepted in float32."""
+
+    def forward(self, x, h0=None):
+        _openblas_invalid_flag("dot")
+        return super().forward(x, h0)
 
 
 class SpuriousMatmulWarning(RNN):

@@ -232,7 +232,8 @@ def test_options_adapt_the_plugin(option, spec, values):
     # convention takes a module name", an option not given)
     ({"--lstm-impl": "my_layers", "--convention": "rows"},
      r"--convention rows describes none of the plug-ins given \(conventions by plug-in: --rnn-impl: column, "
-     r"rows, cs231n, columns; --lstm-impl: cs231n, columns; --lstm-cell-impl: cs231n, columns\)"),
+     r"rows, cs231n, columns; --cell-impl: cs231n, columns; --lstm-impl: cs231n, columns; --lstm-cell-impl: "
+     r"cs231n, columns\)"),
     ({"--gru-impl": "parity_tests.planted.gated:GRU", "--convention": "cs231n"}, "describes none of the plug-ins"),
 ])
 def test_bad_convention_options_are_named(values, match):

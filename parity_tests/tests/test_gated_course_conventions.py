@@ -357,3 +357,35 @@ def test_a_module_given_the_wrong_convention_is_told_which_one_it_is(option, mod
     with pytest.raises(ValueError) as info:
         resolve({option: module, "--convention": convention})
     assert words in str(info.value), str(info.value)
+
+
+# -- the RNN's step functions alone, as an RNNCell: --cell-impl my_layers --convention cs231n ------
+@pytest.mark.parametrize("spec, convention", [("parity_tests.learners.cs231n_rnn", "cs231n"),
+                                              ("parity_tests.learners.dlai_rnn", "columns")])
+def test_a_courses_rnn_step_passes_as_an_rnn_cell(spec, convention):
+    cls = resolve({"--cell-impl": spec, "--convention": convention})["rnn_cell"]
+    for row in FAMILIES["rnn_cell"].rows:
+        ran, declined = run_property(cls, row)
+        if row.pins.get("nonlinearity") == "relu":
+            assert ran == 0 and "tanh cell" in declined[0], row.name
+        else:
+            assert ran > 0, row.name
+
+
+@pytest.mark.parametrize("spec, convention, first, words", [
+    # the derivative taken at prev_h: what the step sends out and keeps are all wrong
+    ("parity_tests.learners.cs231n_rnn_prev_h", "cs231n", "dx", "is wrong (the activation's derivative)"),
+    # dW_aa from a_next: caught in the step, and named
+    ("parity_tests.learners.dlai_rnn_buggy", "columns", "grad weight_hh", "previous hidden state off by one step"),
+])
+def test_a_mistake_in_the_rnn_step_is_caught_in_the_step(spec, convention, first, words):
+    from parity_tests.core.runs import comparisons
+    from parity_tests.diagnosis import diagnose
+    from parity_tests.families.rnn_cell import CellConfig
+
+    cls = resolve({"--cell-impl": spec, "--convention": convention})["rnn_cell"]
+    case = Case(CellConfig(input_size=3, hidden_size=4, batch=3), seed=2)
+    with pytest.raises(ParityMismatch) as info:
+        assert_parity(cls, case)
+    assert str(info.value).startswith(f"{first} of {spec} --convention {convention} differs from torch.nn.RNNCell")
+    assert words in diagnose(cls, case, comparisons(cls, case)).render()
