@@ -7,6 +7,8 @@
     pytest --rnn-impl mymodule:MyRNN --reduction mean        # weight grads are batch means
     pytest --lstm-impl my_layers --convention cs231n         # CS231n's LSTM (_CS231nLSTMAdapter)
     pytest --lstm-impl my_lstm --convention columns          # deeplearning.ai's LSTM (_ColumnsLSTMAdapter)
+    pytest --cell-impl my_layers --convention cs231n         # the step functions as cells (RNNCell, and
+    pytest --lstm-cell-impl my_layers --convention cs231n    # LSTMCell: every tensor compared)
 
 ``column`` (a class; column vectors, one sample at a time):  W (H, I), U (H, H), b (H, 1)
     Cls(input_size, hidden_size); the adapter assigns W, U, b
@@ -815,8 +817,8 @@ _FORWARD_CALLS = {
 def _takes(fn, n: int) -> bool | None:
     """Can ``fn`` be called with ``n`` positional arguments? None when its signature cannot
     be read or takes *args."""
-    try:
-        params = list(inspect.signature(fn).parameters.values())
+    try:  # the function as called, not what a decorator wraps
+        params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
     except (TypeError, ValueError):
         return None
     if any(p.kind is p.VAR_POSITIONAL for p in params):
@@ -859,8 +861,8 @@ def _check_target(target, convention, family: str = "rnn") -> None:
 
 
 def adapt(target, convention: str | None, reduction: str = "sum", spec: str | None = None, family: str = "rnn"):
-    """A class under the contract of ``family`` ("rnn", or "lstm" for ``LSTM_CONVENTIONS``)
-    for ``target`` written in ``convention``.
+    """A class under the contract of ``family`` (a key of ``FAMILY_CONVENTIONS``: "rnn",
+    "rnn_cell", "lstm", "lstm_cell") for ``target`` written in ``convention``.
 
     ``target``: the class (``column``, ``rows``, or no convention) or the module (a name in
     ``MODULE_CONVENTIONS``: any object with functions ``rnn_forward`` and ``rnn_backward``,

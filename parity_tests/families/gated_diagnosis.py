@@ -459,9 +459,12 @@ COMMON_MISTAKES = [
      "a_t = ... + h_(t-1) W_hh^T: dW_hh = sum_t da_t^T h_(t-1); the implementation used h_t, the step's own "
      "output", lambda p: True),
     (("overwrite_ih", "overwrite_hh", "overwrite_b"),
-     "weight and bias gradients overwritten at each step, not summed over time (dW = ..., not dW += ...)",
+     "every weight and bias gradient overwritten at each step, not summed over time (dW = ..., not dW += ...)",
      "every time step adds its share, dW = sum_t da_t^T x_t (and the same for W_hh and the biases); the "
      "implementation kept the last step's share alone (time step 0 of a forward direction)", _RECURRENT),
+    (("overwrite_ih", "overwrite_hh"), "dW_ih and dW_hh overwritten at each step, not summed over time (dW = ..., "
+     "not +=)", "dW_ih = sum_t da_t^T x_t and dW_hh = sum_t da_t^T h_(t-1); the implementation kept the last step's "
+     "shares alone (the biases' are summed, or there are none)", _RECURRENT),
     (("overwrite_ih",), "dW_ih overwritten at each step, not summed over time (dW_ih = ..., not +=)",
      "dW_ih = sum_t da_t^T x_t; the implementation kept the last step's share alone (W_hh's and the biases' "
      "are summed)", _RECURRENT),
@@ -602,8 +605,8 @@ def mutants(probe) -> list:
                 out.append((Suspect(name + " and the GRU update written the other way", eq),
                             p.to_contract(_relabeled(p, order, complement=True))))
     for flags, name, eq, applies in mistakes(p.kind):
-        if flags == ("zeroed_initial_grads",) and "dc0" not in probe.ref:
-            continue  # dc0 not compared (a course convention): the generic "dh0 ... as zero" says it
+        if flags == ("zeroed_initial_grads",) and not {"dc0", "dc"} & set(probe.ref):
+            continue  # no cell-state gradient compared (a course convention): the generic "dh0 ... as zero" says it
         if applies(p):
             if given_complement and flags in GRU_COMPLEMENT_WORDS:
                 name, eq = GRU_COMPLEMENT_WORDS[flags]
@@ -786,10 +789,12 @@ def _one_step(probe):
         ref = {k: v / c.batch if k.startswith("grad ") else v for k, v in ref.items()}
     bounds = probe.case.family.bounds(case, arrays)
     head = "on one time step (x[:1], d_output[:1], the same states)"
-    if "c0" in zero_inputs(probe.cls):
+    if "c0" in a and (a["c0"] is None or not np.any(a["c0"])):  # an LSTM whose c0 is zero (absent, or fixed)
         # c_(t-1) = 0 on the first step: da_f = dL/dc * c_(t-1) * f (1 - f) and the carried
         # dc * f vanish there, so a wrong forget gate looks right (a newcomer was sent to the loop)
-        head = ("on one time step (x[:1], d_output[:1], the same states; c0 = 0, as the convention fixes it, so "
+        fixed = ("as the convention fixes it" if "c0" in zero_inputs(probe.cls)
+                 else "absent" if a["c0"] is None else "as given")
+        head = (f"on one time step (x[:1], d_output[:1], the same states; c0 = 0, {fixed}, so "
                 "the forget gate and anything multiplying c_(t-1) get no gradient there and cannot show)")
     if not all(probe.same(k, mine[k], ref[k], bounds.get(k)) for k in ("output", "h_n", "c_n") if k in ref):
         return f"{head} the forward already differs"

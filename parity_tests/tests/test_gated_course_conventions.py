@@ -389,3 +389,31 @@ def test_a_mistake_in_the_rnn_step_is_caught_in_the_step(spec, convention, first
         assert_parity(cls, case)
     assert str(info.value).startswith(f"{first} of {spec} --convention {convention} differs from torch.nn.RNNCell")
     assert words in diagnose(cls, case, comparisons(cls, case)).render()
+
+
+def test_a_cell_returning_both_state_gradients_as_zero_is_still_named():
+    """The dh0-and-dc0 suspect is left out only where no cell-state gradient is compared (a
+    course convention's layer), not for a cell, whose dc is (a review found every LSTMCell
+    had lost it)."""
+    from parity_tests.families.lstm_cell import LSTMCellConfig
+
+    class BothZero(scratch.LSTMCell):
+        def backward(self, d_h, d_c=None):
+            dx, (dh, dc) = super().backward(d_h, d_c)
+            return dx, (0 * dh, 0 * dc)
+
+    case = Case(LSTMCellConfig(input_size=3, hidden_size=4, batch=3), seed=2)
+    found = suspects(Probe(BothZero, run_both(BothZero, case)))
+    assert found and found[0].name == "dh0 and dc0 not propagated to the initial states (both returned as zero)", \
+        [s.name for s in found]
+
+
+def test_the_one_step_caveat_also_for_an_lstm_whose_c0_is_absent():
+    """(The diagnosis localizes on a generic variant with the states given when it fails too;
+    on the case itself, with h0 and c0 absent, the caveat is said.)"""
+    from parity_tests.families.gated_diagnosis import localize
+    from parity_tests.planted import gated
+
+    cls = gated.LSTMCellStateNotCarried
+    _, backward = localize(Probe(cls, run_both(cls, _case(has_h0=False))))
+    assert "c0 = 0, absent, so the forget gate" in backward, backward
