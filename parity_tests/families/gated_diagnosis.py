@@ -256,6 +256,10 @@ def _run(p: _Problem, m: frozenset) -> dict:
                 c_ih, c_hh = da_x.T @ tp["x"], da_h.T @ (tp["h_new"] if "dwhh_from_h_t" in m else tp["h"])
                 g_ih = c_ih if "overwrite_ih" in m else g_ih + c_ih
                 g_hh = c_hh if "overwrite_hh" in m else g_hh + c_hh
+                for k, gate in enumerate(p.gates):  # one gate's matrix overwritten (deeplearning.ai's dWf = ...)
+                    if f"overwrite_gate_{gate}" in m:
+                        rows = slice(k * H, (k + 1) * H)
+                        g_ih[rows], g_hh[rows] = c_ih[rows], c_hh[rows]
                 if "overwrite_b" in m:
                     g_bih, g_bhh = da_x.sum(axis=0), da_h.sum(axis=0)
                 else:
@@ -401,6 +405,10 @@ LSTM_MISTAKES = [
      "f = sigmoid(a_f): da_f = dL/dc * c_(t-1) * f (1 - f); the implementation left out f (1 - f)", lambda p: True),
     (("sigmoid_prime_missing_o",), "output gate's sigmoid' missing (da_o = dL/dh * tanh(c))",
      "o = sigmoid(a_o): da_o = dL/dh * tanh(c_t) * o (1 - o); the implementation left out o (1 - o)", lambda p: True),
+    *[((f"overwrite_gate_{g}",), f"gate {g}'s weight gradients overwritten at each step, not summed over time "
+       f"(its rows of dW_ih and dW_hh; deeplearning.ai's dW{'c' if g == 'g' else g} = ..., not +=)",
+       f"dW = sum_t da_t^T [h_(t-1); x_t] for every gate's rows; the implementation kept the last step's share "
+       f"alone for gate {g}'s (the other gates' and the biases are summed)", _RECURRENT) for g in "ifgo"],
     (("zeroed_initial_grads",), "dh0 and dc0 not propagated to the initial states (both returned as zero)",
      "dh0 = sum_g da_g(0) W_hg and dc0 = dL/dc_0 * f_0 reach the initial states; the implementation returned zeros "
      "(the initial state treated as a constant)", lambda p: True),

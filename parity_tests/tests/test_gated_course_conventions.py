@@ -417,3 +417,33 @@ def test_the_one_step_caveat_also_for_an_lstm_whose_c0_is_absent():
     cls = gated.LSTMCellStateNotCarried
     _, backward = localize(Probe(cls, run_both(cls, _case(has_h0=False))))
     assert "c0 = 0, absent, so the forget gate" in backward, backward
+
+
+def test_one_gates_matrix_overwritten_in_a_dlai_backward_is_named():
+    """deeplearning.ai keeps one matrix per gate: `dWf = gradients["dWf"]` instead of `+=` overwrites
+    gate f's rows of dW_ih and dW_hh alone (a newcomer's mistake that got no suspect)."""
+    from types import SimpleNamespace
+
+    from parity_tests.families.conventions import adapt
+    from parity_tests.learners import dlai_lstm
+
+    def lstm_backward(da, caches):
+        (steps, x) = caches
+        n_a, m, T_x = da.shape
+        dx = np.zeros((x.shape[0], m, T_x))
+        da_prevt, dc_prevt = np.zeros((n_a, m)), np.zeros((n_a, m))
+        total = {f"d{w}{k}": 0.0 for w in "Wb" for k in "fico"}
+        for t in reversed(range(T_x)):
+            g = dlai_lstm.lstm_cell_backward(da[:, :, t] + da_prevt, dc_prevt, steps[t])
+            da_prevt, dc_prevt, dx[:, :, t] = g["da_prev"], g["dc_prev"], g["dxt"]
+            for k in total:
+                total[k] = g[k] if k == "dWf" else total[k] + g[k]  # the mistake, for dWf alone
+        return {"dx": dx, "da0": da_prevt, **total}
+
+    cls = adapt(SimpleNamespace(__name__="dWf_overwritten", lstm_forward=dlai_lstm.lstm_forward,
+                                lstm_backward=lstm_backward), "columns", family="lstm")
+    with pytest.raises(ParityMismatch):
+        assert_parity(cls, _case())
+    found = suspects(Probe(cls, run_both(cls, _case())))
+    assert found and found[0].name.startswith("gate f's weight gradients overwritten at each step"), \
+        [s.name for s in found]
