@@ -305,3 +305,12 @@ def test_a_complement_class_is_told_its_bug_in_its_own_terms(cls, family, suspec
     found = suspects(Probe(adapted, run_both(adapted, _case(family, seed=5))))
     assert found and found[0].name == suspect and words in found[0].equation, [(s.name, s.equation) for s in found]
     assert "h' = z * n + (1 - z) * h" in found[0].equation
+
+
+def test_a_case_that_is_already_generic_is_not_said_to_be_shrunk():
+    """The "below: localized on a generic case ... a shrunk example has too little structure"
+    line was printed even when the example shown was that generic case (a newcomer noticed)."""
+    case = _case("lstm", seq_len=5, batch=3)
+    cls = GATED_PLANTED[0].cls
+    d = diagnose(cls, case, comparisons(cls, case))
+    assert d.bad and not d.generic and "below:" not in d.render(), d.render()
