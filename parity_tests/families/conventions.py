@@ -499,6 +499,7 @@ class _ColumnsLSTMAdapter(_CS231nLSTMAdapter):
 
     convention = "columns"
     convention_order = None  # four named matrices: no stacked order to read wrong
+    gate_matrices = {"i": "Wi", "f": "Wf", "g": "Wc", "o": "Wo"}  # torch's gate -> its matrix (the diagnosis)
     not_returned = ("dc0",)
     _GATES = {"i": 0, "f": 1, "c": 2, "o": 3}  # the course's names -> torch's block (g is its c)
 
@@ -641,6 +642,7 @@ class _ColumnsLSTMCellAdapter(_CS231nLSTMCellAdapter):
 
     convention = "columns"
     convention_order = None
+    gate_matrices = _ColumnsLSTMAdapter.gate_matrices
     _weights = _ColumnsLSTMAdapter._weights
     _GATES = _ColumnsLSTMAdapter._GATES
     _FORWARD, _FORWARD_RETURNS = "lstm_cell_forward", ("a_next", "c_next", "yt_pred", "cache")

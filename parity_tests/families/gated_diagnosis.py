@@ -504,6 +504,19 @@ GRU_COMPLEMENT_WORDS = {
 }
 
 
+# The weights' swaps in the words of a course with one matrix per gate on [a_prev; x_t]
+# (deeplearning.ai): torch's W_hh and W_ih blocks are the first n_a and the last n_x columns.
+_MATRICES_EQ = "each gate's W acts on [a_prev; x_t]: da_prev = sum_g W_g[:, :n_a]^T dz_g, dxt = sum_g W_g[:, n_a:]^T dz_g"
+COLUMNS_MATRICES_WORDS = {
+    ("dx_with_w_hh", "dh_with_w_ih"): ("dxt and da_prev computed from each other's columns of W (W[:, :n_a] and "
+                                       "W[:, n_a:] swapped)", _MATRICES_EQ + "; the implementation swapped the two"),
+    ("dx_with_w_hh",): ("dxt computed from W[:, :n_a] (a_prev's columns) instead of W[:, n_a:]",
+                        _MATRICES_EQ + "; the implementation used a_prev's columns for dxt (da_prev is right)"),
+    ("dh_with_w_ih",): ("da_prev computed from W[:, n_a:] (x_t's columns) instead of W[:, :n_a]",
+                        _MATRICES_EQ + "; the implementation used x_t's columns for da_prev (dxt is right)"),
+}
+
+
 def mistakes(kind: str) -> list:
     return (LSTM_MISTAKES if kind == "LSTM" else GRU_MISTAKES) + COMMON_MISTAKES
 
@@ -560,6 +573,21 @@ def _course_order_name(gates: str, order: str, course: str, convention: str) -> 
     return name, eq
 
 
+def _matrices_mixed_name(gates: str, order: str, matrices: dict, convention: str) -> tuple:
+    """The gate-order suspect for a course that gives each gate its own matrix (deeplearning.ai's
+    Wi, Wf, Wc, Wo: ``matrices`` maps torch's gate letter to its name there): the implementation
+    uses the matrix of gate gates[k] as gate order[k]; said with the course's names (in torch's
+    terms a Wf/Wi mix-up read "torch stacks the gate rows of W_ih ... as i, f, g, o")."""
+    mixed = [(matrices[g], matrices[o]) for g, o in zip(gates, order) if g != o]
+    swapped = [g for g, o in zip(gates, order) if g != o]
+    name = (f"gate matrices mixed up ({mixed[0][0]} and {mixed[1][0]} swapped)" if len(mixed) == 2
+            else f"gate matrices mixed up ({', '.join(f'{m} used as {o}' for m, o in mixed)})")
+    eq = (f"the {convention} convention gives each gate its own matrix and bias; the implementation uses "
+          + ", ".join(f"{m} (and its bias) where {o} belongs" for m, o in mixed)
+          + f" (forward and the gradients it returns; gates {', '.join(swapped)})")
+    return name, eq
+
+
 _COMPLEMENT_EQ = ("torch: h' = (1 - z) * n + z * h; the implementation computes h' = z * n + (1 - z) * h (its z "
                   "is torch's 1 - z: Cho et al.'s paper and several course notes write it so)")
 
@@ -577,9 +605,12 @@ def mutants(probe) -> list:
     given_complement = bool(getattr(probe.cls, "Learner", None)) and getattr(probe.cls, "gru_update", None) == "complement"
     other_orders = [o for o in ("".join(o) for o in permutations(p.gates)) if o != p.gates]
     course = getattr(probe.cls, "convention_order", None)  # a course convention's own order (CS231n: ifog)
+    matrices = getattr(probe.cls, "gate_matrices", None)  # a course with one matrix per gate (deeplearning.ai)
     for order in other_orders:
         if course:
             name, eq = _course_order_name(p.gates, order, course, getattr(probe.cls, "convention", "") or "course")
+        elif matrices:
+            name, eq = _matrices_mixed_name(p.gates, order, matrices, getattr(probe.cls, "convention", "") or "course")
         else:
             # no --gate-order hint for a course convention: the option does not combine with it
             hint = given_order is None and not getattr(probe.cls, "convention", None)
@@ -618,6 +649,8 @@ def mutants(probe) -> list:
         if applies(p):
             if given_complement and flags in GRU_COMPLEMENT_WORDS:
                 name, eq = GRU_COMPLEMENT_WORDS[flags]
+            if matrices and flags in COLUMNS_MATRICES_WORDS:
+                name, eq = COLUMNS_MATRICES_WORDS[flags]
             out.append((Suspect(name, eq), p.to_contract(_run(p, frozenset(flags)))))
     return out
 

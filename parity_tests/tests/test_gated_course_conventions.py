@@ -447,3 +447,47 @@ def test_one_gates_matrix_overwritten_in_a_dlai_backward_is_named():
     found = suspects(Probe(cls, run_both(cls, _case())))
     assert found and found[0].name.startswith("gate f's weight gradients overwritten at each step"), \
         [s.name for s in found]
+
+
+def test_a_dlai_wf_wi_mix_up_is_named_with_the_courses_matrices():
+    """deeplearning.ai gives each gate its own matrix: a Wf/Wi mix-up is said with those names,
+    not as torch's stacked rows read in another order."""
+    from types import SimpleNamespace
+
+    from parity_tests.families.conventions import adapt
+    from parity_tests.learners import dlai_lstm
+
+    def swapped(parameters):
+        return dict(parameters, Wf=parameters["Wi"], bf=parameters["bi"], Wi=parameters["Wf"], bi=parameters["bf"])
+
+    def lstm_backward(da, caches):
+        g = dlai_lstm.lstm_backward(da, caches)
+        return dict(g, dWf=g["dWi"], dbf=g["dbi"], dWi=g["dWf"], dbi=g["dbf"])
+
+    module = SimpleNamespace(__name__="wf_wi_mixed", lstm_backward=lstm_backward,
+                             lstm_forward=lambda x, a0, parameters: dlai_lstm.lstm_forward(x, a0, swapped(parameters)))
+    cls = adapt(module, "columns", family="lstm")
+    with pytest.raises(ParityMismatch):
+        assert_parity(cls, _case())
+    found = suspects(Probe(cls, run_both(cls, _case())))
+    assert found and found[0].name == "gate matrices mixed up (Wi and Wf swapped)", [s.name for s in found]
+    assert "uses Wi (and its bias) where Wf belongs, Wf (and its bias) where Wi belongs" in found[0].equation
+
+
+def test_dlai_dxt_and_da_prev_from_each_others_columns_is_named_in_the_courses_terms(monkeypatch):
+    from parity_tests.learners import dlai_lstm
+
+    correct = dlai_lstm.lstm_cell_backward
+
+    def swapped(da_next, dc_next, cache):
+        g = correct(da_next, dc_next, cache)
+        return dict(g, dxt=g["da_prev"], da_prev=g["dxt"])  # the same shape when n_x == n_a
+
+    monkeypatch.setattr(dlai_lstm, "lstm_cell_backward", swapped)
+    cls = _dlai()
+    case = _case(input_size=4)
+    with pytest.raises(ParityMismatch):
+        assert_parity(cls, case)
+    found = suspects(Probe(cls, run_both(cls, case)))
+    assert found and found[0].name == ("dxt and da_prev computed from each other's columns of W (W[:, :n_a] and "
+                                       "W[:, n_a:] swapped)"), [s.name for s in found]
