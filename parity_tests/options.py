@@ -7,7 +7,7 @@ options in every pytest run of every project where rnn-parity is installed.
 
 from __future__ import annotations
 
-from .families import CATALOG
+from .families import CATALOG, entry
 
 REDUCTIONS = ("sum", "mean")
 
@@ -78,8 +78,7 @@ def resolve(values: dict) -> dict:
         # Without this, --lstm-impl my_layers --convention columns applied the convention to
         # the default --rnn-impl (scratch's class) and said "--rnn-impl: this convention
         # takes a module name", an option the user never gave.
-        has = "; ".join(f"{next(e.option for e in CATALOG if e.name == f)}: {', '.join(c)}"
-                        for f, c in FAMILY_CONVENTIONS.items())
+        has = "; ".join(f"{entry(f).option}: {', '.join(c)}" for f, c in FAMILY_CONVENTIONS.items())
         raise ValueError(
             f"--convention {convention} describes none of the plug-ins given (conventions by plug-in: {has}); "
             "a gated plug-in's labelings are --gate-order and --gru-update (README, Conventions)")

@@ -68,6 +68,7 @@ import inspect
 import numpy as np
 
 from ..core.contract import ContractViolation, ConventionLimits
+from . import entry
 
 CONVENTIONS = {
     "column": "seeds 000/001: a class, column vectors one sample at a time; W (H, I), U (H, H), b (H, 1)",
@@ -90,12 +91,12 @@ LSTM_CELL_CONVENTIONS = {
     "columns": "deeplearning.ai: a module with lstm_cell_forward(xt, a_prev, c_prev, parameters) and "
                "lstm_cell_backward(da_next, dc_next, cache)",
 }
-# family -> its conventions: --convention applies to each given plug-in whose family has it.
 RNN_CELL_CONVENTIONS = {
     "cs231n": "CS231n: a module with rnn_step_forward(x, prev_h, Wx, Wh, b) and rnn_step_backward(dnext_h, cache)",
     "columns": "deeplearning.ai: a module with rnn_cell_forward(xt, a_prev, parameters) and "
                "rnn_cell_backward(da_next, cache)",
 }
+# family -> its conventions: --convention applies to each given plug-in whose family has it.
 FAMILY_CONVENTIONS = {"rnn": CONVENTIONS, "rnn_cell": RNN_CELL_CONVENTIONS, "lstm": LSTM_CONVENTIONS,
                       "lstm_cell": LSTM_CELL_CONVENTIONS}
 # The plug-in option names a module (no ":Class") for these.
@@ -111,7 +112,6 @@ _CELL_FUNCTIONS = {("lstm_cell", "cs231n"): ("lstm_step_forward", "lstm_step_bac
                    ("lstm_cell", "columns"): ("lstm_cell_forward", "lstm_cell_backward"),
                    ("rnn_cell", "cs231n"): ("rnn_step_forward", "rnn_step_backward"),
                    ("rnn_cell", "columns"): ("rnn_cell_forward", "rnn_cell_backward")}
-_OPTIONS = {"rnn": "--rnn-impl", "rnn_cell": "--cell-impl", "lstm": "--lstm-impl", "lstm_cell": "--lstm-cell-impl"}
 
 
 def _describe(value) -> str:
@@ -140,6 +140,7 @@ class _Adapter:
     convention = ""
     cli = ""
     reduction = "sum"
+    _sfx = "_l0"  # torch's parameter names: a layer's weight_ih_l0; a cell's weight_ih (its subclasses: "")
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, bidirectional=False):
@@ -179,13 +180,18 @@ class _Adapter:
         dy = np.array(d_output.swapaxes(0, 1) if self.batch_first else d_output)  # (T, B, H)
         d_last = np.zeros_like(h0) if d_h_n is None else np.array(d_h_n[0])
         dx, dh0, grads = self._run_backward(*self._copies(), dy, d_last)
-        self.grads = {"weight_ih_l0": np.asarray(grads[0]).astype(dtype),
-                      "weight_hh_l0": np.asarray(grads[1]).astype(dtype)}
-        if self.bias:  # the one bias's gradient is the gradient of each of torch's two
-            db = np.asarray(grads[2]).astype(dtype)
-            self.grads["bias_ih_l0"], self.grads["bias_hh_l0"] = db, db.copy()
+        self._set_grads(*grads, dtype)
         dx = dx.swapaxes(0, 1) if self.batch_first else dx
         return np.ascontiguousarray(dx, dtype=dtype), np.asarray(dh0, dtype=dtype)[None].copy()
+
+    def _param(self, name: str) -> np.ndarray:
+        """torch's parameter ``name`` ("weight_ih", ...) as the harness assigned it, now."""
+        return np.asarray(self.params[name + self._sfx])
+
+    def _set_grads(self, dw_ih, dw_hh, db, dtype) -> None:
+        """Fresh gradients under torch's names; the one bias's gradient is each of torch's two."""
+        grads = {"weight_ih": dw_ih, "weight_hh": dw_hh, **({"bias_ih": db, "bias_hh": db} if self.bias else {})}
+        self.grads = {name + self._sfx: np.array(g, dtype=dtype) for name, g in grads.items()}  # copies
 
     def _copies(self):
         xt, h0, (w_ih, w_hh, b) = self._saved
@@ -202,6 +208,28 @@ class _Adapter:
                 f"{names}, got {_describe(value)}"
             )
         return value
+
+    def _array_tuple(self, fn: str, value, shapes: dict) -> tuple:
+        """A module convention's tuple of arrays (CS231n's), checked: the names of ``shapes``
+        (name -> (shape, meaning)) in order, each a numpy array of its shape."""
+        self._tuple(fn, value, tuple(shapes), (len(shapes),))
+        for item, (name, (shape, meaning)) in zip(value, shapes.items()):
+            self._array(fn, name, item, shape, meaning)
+        return tuple(value)
+
+    def _gradient_dict(self, fn: str, gradients, shapes: dict) -> dict:
+        """A module convention's gradients dict (deeplearning.ai's), checked: every key of
+        ``shapes`` (name -> (shape, meaning)) present, each a numpy array of its shape."""
+        if not isinstance(gradients, dict) or set(shapes) - set(gradients):
+            missing = sorted(set(shapes) - set(gradients)) if isinstance(gradients, dict) else list(shapes)
+            raise ContractViolation(
+                f"{self.cli}: under the {self.convention} convention {fn} must return a dict with keys "
+                f"{list(shapes)}; got {_describe(gradients) if not isinstance(gradients, dict) else 'a dict'}"
+                f" missing {missing}"
+            )
+        for name, (shape, meaning) in shapes.items():
+            self._array(fn, f'gradients["{name}"]', gradients[name], shape, meaning)
+        return gradients
 
     def _array(self, fn: str, name: str, value, shape: tuple, meaning: str):
         if not isinstance(value, np.ndarray):
@@ -317,12 +345,9 @@ class _CS231nAdapter(_ModuleAdapter):
         _, cache = self._forward_cache(xt, h0, weights)
         dh = np.ascontiguousarray(dy.swapaxes(0, 1))  # (N, T, H), our own copy
         dh[:, -1] += d_last  # h_n = h[:, -1]: its upstream gradient joins the last step's
-        names = ("dx", "dh0", "dWx", "dWh", "db")
-        result = self._tuple("rnn_backward", self._call("rnn_backward", dh, cache), names, (5,))
-        for name, value, shape, meaning in zip(names, result, ((N, T, D), (N, H), (D, H), (H, H), (H,)),
-                                               ("(N, T, D)", "(N, H)", "(D, H)", "(H, H)", "(H,)")):
-            self._array("rnn_backward", name, value, shape, meaning)
-        dx, dh0, dWx, dWh, db = result
+        dx, dh0, dWx, dWh, db = self._array_tuple("rnn_backward", self._call("rnn_backward", dh, cache), {
+            "dx": ((N, T, D), "(N, T, D)"), "dh0": ((N, H), "(N, H)"), "dWx": ((D, H), "(D, H)"),
+            "dWh": ((H, H), "(H, H)"), "db": ((H,), "(H,)")})
         return dx.swapaxes(0, 1), dh0, (dWx.T, dWh.T, db)
 
 
@@ -353,20 +378,9 @@ class _ColumnsAdapter(_ModuleAdapter):
         _, caches = self._forward_cache(xt, h0, weights)
         da = np.ascontiguousarray(dy.transpose(2, 1, 0))  # (n_a, m, T), our own copy
         da[:, :, -1] += d_last.T  # h_n = a[:, :, -1]: its upstream gradient joins the last step's
-        gradients = self._call("rnn_backward", da, caches)
-        shapes = {"dx": ((n_x, m, T), "(n_x, m, T_x)"), "da0": ((n_a, m), "(n_a, m)"),
-                  "dWax": ((n_a, n_x), "(n_a, n_x)"), "dWaa": ((n_a, n_a), "(n_a, n_a)"),
-                  "dba": ((n_a, 1), "(n_a, 1)")}
-        if not isinstance(gradients, dict) or set(shapes) - set(gradients):
-            missing = sorted(set(shapes) - set(gradients)) if isinstance(gradients, dict) else list(shapes)
-            raise ContractViolation(
-                f"{self.cli}: under the columns convention rnn_backward must return a dict with keys "
-                f"{list(shapes)}; got {_describe(gradients) if not isinstance(gradients, dict) else 'a dict'}"
-                f" missing {missing}"
-            )
-        for name, (shape, meaning) in shapes.items():
-            self._array("rnn_backward", f'gradients["{name}"]', gradients[name], shape, meaning)
-        g = gradients
+        g = self._gradient_dict("rnn_backward", self._call("rnn_backward", da, caches), {
+            "dx": ((n_x, m, T), "(n_x, m, T_x)"), "da0": ((n_a, m), "(n_a, m)"),
+            "dWax": ((n_a, n_x), "(n_a, n_x)"), "dWaa": ((n_a, n_a), "(n_a, n_a)"), "dba": ((n_a, 1), "(n_a, 1)")})
         return g["dx"].transpose(2, 1, 0), g["da0"].T, (g["dWax"], g["dWaa"], g["dba"][:, 0])
 
 
@@ -394,7 +408,6 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
     zero_inputs = ("c0", "d_c_n")
     not_returned = ("c_n", "dc0")
     _BLOCKS = [0, 1, 3, 2]  # torch's gate blocks i, f, g, o <-> CS231n's i, f, o, g (its own inverse)
-    _sfx = "_l0"  # torch's parameter names: LSTM's weight_ih_l0; the cells' weight_ih
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  bidirectional=False, proj_size=0):
@@ -414,15 +427,6 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
         """torch's (4H, ...) gate rows <-> CS231n's order (the same permutation both ways)."""
         rows = np.asarray(rows)
         return np.ascontiguousarray(rows.reshape((4, self.H) + rows.shape[1:])[self._BLOCKS].reshape(rows.shape))
-
-    def _param(self, name: str) -> np.ndarray:
-        """torch's parameter ``name`` ("weight_ih", ...) as the harness assigned it, now."""
-        return np.asarray(self.params[name + self._sfx])
-
-    def _set_grads(self, dw_ih, dw_hh, db, dtype) -> None:
-        """Fresh gradients under torch's names; the one bias's gradient is each of torch's two."""
-        grads = {"weight_ih": dw_ih, "weight_hh": dw_hh, **({"bias_ih": db, "bias_hh": db} if self.bias else {})}
-        self.grads = {name + self._sfx: np.array(g, dtype=dtype) for name, g in grads.items()}  # copies
 
     def _weights(self, dtype):
         """(Wx (D, 4H), Wh (H, 4H), b (4H,)) in CS231n's layout, read from params now."""
@@ -470,13 +474,16 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
     def _run_learner_backward(self, dh, cache, N, T, D):
         """lstm_backward on dh (N, T, H) -> (dx (N, T, D), dh0 (N, H), dW_ih, dW_hh, db in torch's layout)."""
         H = self.H
-        names = ("dx", "dh0", "dWx", "dWh", "db")
-        result = self._tuple("lstm_backward", self._call("lstm_backward", dh, cache), names, (5,))
-        for name, value, shape, meaning in zip(names, result, ((N, T, D), (N, H), (D, 4 * H), (H, 4 * H), (4 * H,)),
-                                               ("(N, T, D)", "(N, H)", "(D, 4H)", "(H, 4H)", "(4H,)")):
-            self._array("lstm_backward", name, value, shape, meaning)
-        dx, dh0, dWx, dWh, db = result
+        dx, dh0, dWx, dWh, db = self._array_tuple("lstm_backward", self._call("lstm_backward", dh, cache), {
+            "dx": ((N, T, D), "(N, T, D)"), "dh0": ((N, H), "(N, H)"), "dWx": ((D, 4 * H), "(D, 4H)"),
+            "dWh": ((H, 4 * H), "(H, 4H)"), "db": ((4 * H,), "(4H,)")})
         return dx, dh0, self._swap(dWx.T), self._swap(dWh.T), self._swap(db)
+
+
+def _gate_shapes(H: int, D: int) -> dict:
+    """deeplearning.ai's gate gradients, in its order dWf, dbf, dWi, ..., dbo: name -> (shape, meaning)."""
+    return {f"d{w}{k}": ((H, H + D), "(n_a, n_a + n_x)") if w == "W" else ((H, 1), "(n_a, 1)")
+            for k in "fico" for w in "Wb"}
 
 
 class _ColumnsLSTMAdapter(_CS231nLSTMAdapter):
@@ -535,24 +542,17 @@ class _ColumnsLSTMAdapter(_CS231nLSTMAdapter):
     def _run_learner_backward(self, dh, cache, N, T, D):
         H = self.H
         da = np.ascontiguousarray(dh.transpose(2, 0, 1))  # (n_a, m, T)
-        gradients = self._call("lstm_backward", da, cache)
-        keys = ["dx", "da0"] + [f"d{w}{k}" for k in "fico" for w in "Wb"]
-        shapes = {"dx": ((D, N, T), "(n_x, m, T_x)"), "da0": ((H, N), "(n_a, m)"),
-                  **{f"dW{k}": ((H, H + D), "(n_a, n_a + n_x)") for k in "fico"},
-                  **{f"db{k}": ((H, 1), "(n_a, 1)") for k in "fico"}}
-        if not isinstance(gradients, dict) or set(keys) - set(gradients):
-            missing = sorted(set(keys) - set(gradients)) if isinstance(gradients, dict) else keys
-            raise ContractViolation(
-                f"{self.cli}: under the columns convention lstm_backward must return a dict with keys {keys}; "
-                f"got {_describe(gradients) if not isinstance(gradients, dict) else 'a dict'} missing {missing}")
-        for name in keys:
-            self._array("lstm_backward", f'gradients["{name}"]', gradients[name], *shapes[name])
-        g = gradients
+        g = self._gradient_dict("lstm_backward", self._call("lstm_backward", da, cache), {
+            "dx": ((D, N, T), "(n_x, m, T_x)"), "da0": ((H, N), "(n_a, m)"), **_gate_shapes(H, D)})
+        return (g["dx"].transpose(1, 2, 0), g["da0"].T) + self._torch_grads(g, H, D)
+
+    def _torch_grads(self, g: dict, H: int, D: int) -> tuple:
+        """dW_k on [a_prev; x_t] and db_k, gate by gate -> torch's (dW_ih (4H, D), dW_hh (4H, H), db (4H,))."""
         w_ih, w_hh, b = np.zeros((4 * H, D)), np.zeros((4 * H, H)), np.zeros(4 * H)
         for k, j in self._GATES.items():
             rows = slice(j * H, (j + 1) * H)
             w_hh[rows], w_ih[rows], b[rows] = g["dW" + k][:, :H], g["dW" + k][:, H:], g["db" + k][:, 0]
-        return g["dx"].transpose(1, 2, 0), g["da0"].T, w_ih, w_hh, b
+        return w_ih, w_hh, b
 
 
 class _CS231nLSTMCellAdapter(_CS231nLSTMAdapter):
@@ -570,7 +570,7 @@ class _CS231nLSTMCellAdapter(_CS231nLSTMAdapter):
 
     zero_inputs = ()
     not_returned = ()
-    _sfx = ""
+    _sfx = ""  # LSTMCell's weight_ih, ...
 
     def __init__(self, input_size, hidden_size, bias=True):
         super().__init__(input_size, hidden_size, bias=bias)  # params named weight_ih, ... (_sfx)
@@ -620,12 +620,10 @@ class _CS231nLSTMCellAdapter(_CS231nLSTMAdapter):
         return np.asarray(dx).astype(dtype), (np.asarray(dh).astype(dtype), np.asarray(dc).astype(dtype))
 
     def _step_backward(self, d_h, d_c, cache, N, D, H):
-        names = ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
-        result = self._tuple("lstm_step_backward", self._call("lstm_step_backward", d_h, d_c, cache), names, (6,))
-        for name, value, shape, meaning in zip(names, result, ((N, D), (N, H), (N, H), (D, 4 * H), (H, 4 * H), (4 * H,)),
-                                               ("(N, D)", "(N, H)", "(N, H)", "(D, 4H)", "(H, 4H)", "(4H,)")):
-            self._array("lstm_step_backward", name, value, shape, meaning)
-        dx, dh, dc, dWx, dWh, db = result
+        dx, dh, dc, dWx, dWh, db = self._array_tuple(
+            "lstm_step_backward", self._call("lstm_step_backward", d_h, d_c, cache), {
+                "dx": ((N, D), "(N, D)"), "dprev_h": ((N, H), "(N, H)"), "dprev_c": ((N, H), "(N, H)"),
+                "dWx": ((D, 4 * H), "(D, 4H)"), "dWh": ((H, 4 * H), "(H, 4H)"), "db": ((4 * H,), "(4H,)")})
         return dx, dh, dc, self._swap(dWx.T), self._swap(dWh.T), self._swap(db)
 
 
@@ -645,6 +643,7 @@ class _ColumnsLSTMCellAdapter(_CS231nLSTMCellAdapter):
     gate_matrices = _ColumnsLSTMAdapter.gate_matrices
     _weights = _ColumnsLSTMAdapter._weights
     _GATES = _ColumnsLSTMAdapter._GATES
+    _torch_grads = _ColumnsLSTMAdapter._torch_grads
     _FORWARD, _FORWARD_RETURNS = "lstm_cell_forward", ("a_next", "c_next", "yt_pred", "cache")
     _state_meaning = "(n_a, m)"
 
@@ -659,23 +658,11 @@ class _ColumnsLSTMCellAdapter(_CS231nLSTMCellAdapter):
                 {k: v.copy() for k, v in parameters.items()})
 
     def _step_backward(self, d_h, d_c, cache, N, D, H):
-        g = self._call("lstm_cell_backward", np.ascontiguousarray(d_h.T), np.ascontiguousarray(d_c.T), cache)
-        keys = ["dxt", "da_prev", "dc_prev"] + [f"d{w}{k}" for k in "fico" for w in "Wb"]
-        shapes = {"dxt": ((D, N), "(n_x, m)"), "da_prev": ((H, N), "(n_a, m)"), "dc_prev": ((H, N), "(n_a, m)"),
-                  **{f"dW{k}": ((H, H + D), "(n_a, n_a + n_x)") for k in "fico"},
-                  **{f"db{k}": ((H, 1), "(n_a, 1)") for k in "fico"}}
-        if not isinstance(g, dict) or set(keys) - set(g):
-            missing = sorted(set(keys) - set(g)) if isinstance(g, dict) else keys
-            raise ContractViolation(
-                f"{self.cli}: under the columns convention lstm_cell_backward must return a dict with keys {keys}; "
-                f"got {_describe(g) if not isinstance(g, dict) else 'a dict'} missing {missing}")
-        for name in keys:
-            self._array("lstm_cell_backward", f'gradients["{name}"]', g[name], *shapes[name])
-        w_ih, w_hh, b = np.zeros((4 * H, D)), np.zeros((4 * H, H)), np.zeros(4 * H)
-        for k, j in self._GATES.items():
-            rows = slice(j * H, (j + 1) * H)
-            w_hh[rows], w_ih[rows], b[rows] = g["dW" + k][:, :H], g["dW" + k][:, H:], g["db" + k][:, 0]
-        return g["dxt"].T, g["da_prev"].T, g["dc_prev"].T, w_ih, w_hh, b
+        g = self._gradient_dict("lstm_cell_backward", self._call(
+            "lstm_cell_backward", np.ascontiguousarray(d_h.T), np.ascontiguousarray(d_c.T), cache), {
+            "dxt": ((D, N), "(n_x, m)"), "da_prev": ((H, N), "(n_a, m)"), "dc_prev": ((H, N), "(n_a, m)"),
+            **_gate_shapes(H, D)})
+        return (g["dxt"].T, g["da_prev"].T, g["dc_prev"].T) + self._torch_grads(g, H, D)
 
 
 class _CS231nRNNCellAdapter(_Adapter):
@@ -689,6 +676,7 @@ class _CS231nRNNCellAdapter(_Adapter):
     RNN's conventions; a tanh cell (relu declined). Nothing is left out."""
 
     convention = "cs231n"
+    _sfx = ""
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
         if nonlinearity != "tanh":
@@ -702,8 +690,8 @@ class _CS231nRNNCellAdapter(_Adapter):
         self.grads = {}
 
     def _torch_weights(self, dtype):
-        b = (np.asarray(self.params["bias_ih"]) + self.params["bias_hh"]) if self.bias else np.zeros(self.H, dtype)
-        return np.array(self.params["weight_ih"]), np.array(self.params["weight_hh"]), b
+        b = self._param("bias_ih") + self._param("bias_hh") if self.bias else np.zeros(self.H, dtype)
+        return np.array(self._param("weight_ih")), np.array(self._param("weight_hh")), b
 
     def forward(self, x, h=None):
         if x.ndim != 2:
@@ -724,19 +712,14 @@ class _CS231nRNNCellAdapter(_Adapter):
         dtype = x.dtype
         _, cache = self._step_forward()  # a fresh cache
         dx, dh, dw_ih, dw_hh, db = self._learner_backward(np.array(d_h), cache, *x.shape, self.H)
-        self.grads = {"weight_ih": np.array(dw_ih, dtype=dtype), "weight_hh": np.array(dw_hh, dtype=dtype)}
-        if self.bias:  # the one bias's gradient is the gradient of each of torch's two
-            self.grads["bias_ih"], self.grads["bias_hh"] = np.array(db, dtype=dtype), np.array(db, dtype=dtype)
+        self._set_grads(dw_ih, dw_hh, db, dtype)
         return np.asarray(dx).astype(dtype), np.asarray(dh).astype(dtype)
 
     def _learner_backward(self, d_h, cache, N, D, H):
         """rnn_step_backward -> (dx (N, D), dh (N, H), dW_ih (H, D), dW_hh (H, H), db (H,)), torch's layout."""
-        names = ("dx", "dprev_h", "dWx", "dWh", "db")
-        result = self._tuple("rnn_step_backward", self._call("rnn_step_backward", d_h, cache), names, (5,))
-        for name, value, shape, meaning in zip(names, result, ((N, D), (N, H), (D, H), (H, H), (H,)),
-                                               ("(N, D)", "(N, H)", "(D, H)", "(H, H)", "(H,)")):
-            self._array("rnn_step_backward", name, value, shape, meaning)
-        dx, dh, dWx, dWh, db = result
+        dx, dh, dWx, dWh, db = self._array_tuple("rnn_step_backward", self._call("rnn_step_backward", d_h, cache), {
+            "dx": ((N, D), "(N, D)"), "dprev_h": ((N, H), "(N, H)"), "dWx": ((D, H), "(D, H)"),
+            "dWh": ((H, H), "(H, H)"), "db": ((H,), "(H,)")})
         return dx, dh, dWx.T, dWh.T, db
 
 
@@ -763,16 +746,10 @@ class _ColumnsRNNCellAdapter(_CS231nRNNCellAdapter):
         return result[0].T, result[-1]
 
     def _learner_backward(self, d_h, cache, N, D, H):
-        g = self._call("rnn_cell_backward", np.ascontiguousarray(d_h.T), cache)
-        shapes = {"dxt": ((D, N), "(n_x, m)"), "da_prev": ((H, N), "(n_a, m)"), "dWax": ((H, D), "(n_a, n_x)"),
-                  "dWaa": ((H, H), "(n_a, n_a)"), "dba": ((H, 1), "(n_a, 1)")}
-        if not isinstance(g, dict) or set(shapes) - set(g):
-            missing = sorted(set(shapes) - set(g)) if isinstance(g, dict) else list(shapes)
-            raise ContractViolation(
-                f"{self.cli}: under the columns convention rnn_cell_backward must return a dict with keys "
-                f"{list(shapes)}; got {_describe(g) if not isinstance(g, dict) else 'a dict'} missing {missing}")
-        for name, (shape, meaning) in shapes.items():
-            self._array("rnn_cell_backward", f'gradients["{name}"]', g[name], shape, meaning)
+        g = self._gradient_dict("rnn_cell_backward", self._call(
+            "rnn_cell_backward", np.ascontiguousarray(d_h.T), cache), {
+            "dxt": ((D, N), "(n_x, m)"), "da_prev": ((H, N), "(n_a, m)"), "dWax": ((H, D), "(n_a, n_x)"),
+            "dWaa": ((H, H), "(n_a, n_a)"), "dba": ((H, 1), "(n_a, 1)")})
         return g["dxt"].T, g["da_prev"].T, g["dWax"], g["dWaa"], g["dba"][:, 0]
 
 
@@ -831,7 +808,7 @@ def _takes(fn, n: int) -> bool | None:
 
 
 def _check_target(target, convention, family: str = "rnn") -> None:
-    option = _OPTIONS.get(family, f"--{family}-impl")
+    option = entry(family).option
     if convention in MODULE_CONVENTIONS:
         functions = module_functions(family, convention)
         missing = [f for f in functions if not callable(getattr(target, f, None))]
