@@ -53,18 +53,26 @@ class ConventionLimits:
     not_returned: tuple = ()
 
 
-def declared_zero_inputs(cls) -> frozenset:
+def zero_inputs(cls) -> frozenset:
+    """The inputs ``cls`` declares it cannot take: CS231n's LSTM starts from c0 = 0 and its
+    backward takes no gradient on the final cell state, so ``c0`` and ``d_c_n``. Both sides
+    get zeros there (``core.runs.with_zero_inputs``): the case is the one the convention can
+    express, not a different one for each side."""
     return frozenset(cls.zero_inputs) if isinstance(cls, type) and issubclass(cls, ConventionLimits) else frozenset()
 
 
-def declared_not_returned(cls) -> frozenset:
+def not_returned(cls) -> frozenset:
+    """The tensors ``cls`` declares it cannot return: a course convention whose functions have
+    nowhere to give them (CS231n's LSTM returns no final cell state, so ``c_n`` and ``dc0``).
+    It returns None there, and they are compared nowhere: not in the suite, the report, the
+    diagnosis, the JSON (``core.runs.returned``)."""
     return frozenset(cls.not_returned) if isinstance(cls, type) and issubclass(cls, ConventionLimits) else frozenset()
 
 
 def limits_note(cls) -> str:
     """What a ConventionLimits class leaves out, in words for a failure's case line and the
     report ("" for any other class)."""
-    zero, absent = sorted(declared_zero_inputs(cls)), sorted(declared_not_returned(cls))
+    zero, absent = sorted(zero_inputs(cls)), sorted(not_returned(cls))
     if not (zero or absent):
         return ""
     convention = getattr(cls, "convention", "") or "its"
@@ -243,7 +251,7 @@ class _Run:
         result = _call(self.cls, method, getattr(impl, method), *[_pack(s, passed) for s in takes],
                        case=self.case, **kw)
         out = {}
-        absent = declared_not_returned(self.cls)  # core.runs.not_returned
+        absent = not_returned(self.cls)
         for name, value in _unpack(self.cls, method, returns, result).items():
             if value is None and name in absent:  # declared: it has nowhere to give this one
                 continue
@@ -272,9 +280,9 @@ class _Run:
 
     def decoy(self) -> dict:
         """Other inputs of the same shapes (None stays None): 0.25 - x / 2, elementwise; an
-        input the class cannot take stays zero (core.runs.zero_inputs)."""
+        input the class cannot take stays zero (``zero_inputs``)."""
         decoy = dict(self.arrays)
-        fixed = declared_zero_inputs(self.cls)
+        fixed = zero_inputs(self.cls)
         for name in flat(self.fam.forward_args):
             a = self.arrays[name]
             if a is not None and name not in fixed:

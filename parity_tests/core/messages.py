@@ -11,7 +11,7 @@ import os
 import shlex
 
 from .compare import causal_order_line, format_comparison
-from .contract import declared_not_returned, declared_zero_inputs, impl_name, limits_note
+from .contract import impl_name, limits_note, not_returned, zero_inputs
 from .dtypes import dtype_flag, dtype_line, mismatches, strict_dtype
 
 
@@ -110,9 +110,8 @@ def case_record(cls, case, comparisons=None, *, verdict: str | None = None, reas
         "config": dataclasses.asdict(case.config),
         "case": repr(case),
         # what a course convention cannot carry (contract.ConventionLimits), else null
-        "convention_limits": ({"zero_inputs": sorted(declared_zero_inputs(cls)),
-                               "not_compared": sorted(declared_not_returned(cls))}
-                              if declared_zero_inputs(cls) or declared_not_returned(cls) else None),
+        "convention_limits": ({"zero_inputs": sorted(zero_inputs(cls)), "not_compared": sorted(not_returned(cls))}
+                              if zero_inputs(cls) or not_returned(cls) else None),
         "verdict": verdict,
         "reason": reason,
         "tensors": [

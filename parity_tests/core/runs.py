@@ -23,25 +23,9 @@ import numpy as np
 from rnn_parity.reference.torch_ref import build, vjp
 
 from .compare import Comparison, compare_all
-from .contract import declared_not_returned, declared_zero_inputs, impl_name, run_impl
+from .contract import impl_name, not_returned, run_impl, zero_inputs
 from .dtypes import DtypeWarning, mismatches, strict_dtype, warning_text
 from .family import flat
-
-
-def not_returned(cls) -> frozenset:
-    """The tensors ``cls`` declares it cannot return (``contract.ConventionLimits``): a course
-    convention whose functions have nowhere to give them (CS231n's LSTM returns no final
-    cell state, so ``c_n`` and ``dc0``). It returns None there, and they are compared nowhere:
-    not in the suite, the report, the diagnosis, the JSON."""
-    return declared_not_returned(cls)
-
-
-def zero_inputs(cls) -> frozenset:
-    """The inputs ``cls`` declares it cannot take (``contract.ConventionLimits``): CS231n's LSTM
-    starts from c0 = 0 and its backward takes no gradient on the final cell state, so ``c0``
-    and ``d_c_n``. Both sides get zeros there (``with_zero_inputs``): the case is the one the
-    convention can express, not a different one for each side."""
-    return declared_zero_inputs(cls)
 
 
 def with_zero_inputs(cls, arrays: dict) -> dict:

@@ -35,7 +35,7 @@ from itertools import permutations
 
 import numpy as np
 
-from ..core.runs import zero_inputs
+from ..core.contract import zero_inputs
 from ..core.tolerance import allowed_error
 from ..diagnosis import Suspect, join
 from .gated_common import GRU_GATES, LSTM_GATES, direction_name, parse_param

@@ -117,7 +117,7 @@ def test_a_module_without_the_functions_is_a_usage_error_naming_them(option, mod
 def test_only_a_declared_convention_adapter_exempts_a_tensor():
     """An attribute a class happens to have exempts nothing: only core.contract.ConventionLimits
     subclasses (the harness's adapters) are read for not_returned / zero_inputs."""
-    from parity_tests.core.runs import not_returned, zero_inputs
+    from parity_tests.core.contract import not_returned, zero_inputs
 
     class Stray(scratch.LSTM):
         not_returned = ("dx",)
