@@ -521,6 +521,16 @@ def mistakes(kind: str) -> list:
     return (LSTM_MISTAKES if kind == "LSTM" else GRU_MISTAKES) + COMMON_MISTAKES
 
 
+def _read_as(gates: str, order: str, handed: str) -> str:
+    """What an implementation reading torch's rows in ``order`` calls each block it is handed
+    when the blocks come stacked as ``handed`` (a declared --gate-order, a course's own order):
+    handed block ``handed.index(g)`` holds gate g, and it reads that as ``order[k]``."""
+    actual = [""] * len(gates)
+    for k, g in enumerate(gates):
+        actual[handed.index(g)] = order[k]
+    return "".join(actual)
+
+
 def _gate_order_name(gates: str, order: str, hint: bool, declared: str | None = None) -> tuple:
     """The suspect for an implementation that reads the stacked gate rows it is handed in
     ``order`` (relative to what it is handed). With ``declared`` (a --gate-order given, in
@@ -529,10 +539,7 @@ def _gate_order_name(gates: str, order: str, hint: bool, declared: str | None = 
     whose class stacks torch's i, f, g, o, run with --gate-order ifog, was told the class
     "reads them as i, f, o, g", their own declaration read back as the bug."""
     if declared is not None:
-        actual = [""] * len(gates)
-        for k, g in enumerate(gates):  # handed block declared.index(g) holds gate g; it reads it as order[k]
-            actual[declared.index(g)] = order[k]
-        actual = "".join(actual)
+        actual = _read_as(gates, order, declared)
         read = ", ".join(actual)
         name = f"gate order declared wrong (--gate-order {declared}; it stacks them as {read})"
         eq = (f"torch stacks the gate rows of W_ih, W_hh, b_ih, b_hh as {', '.join(gates)}; --gate-order {declared} "
@@ -561,9 +568,7 @@ def _course_order_name(gates: str, order: str, course: str, convention: str) -> 
     that, as for a declared --gate-order; said as the course would say it (in torch's terms a
     CS231n student reading i, f, g, o was told "it reads them as i, f, o, g", the course's own
     order read back as the bug)."""
-    actual = [""] * len(gates)
-    for k, g in enumerate(gates):  # handed block course.index(g) holds gate g; it reads it as order[k]
-        actual[course.index(g)] = order[k]
+    actual = _read_as(gates, order, course)
     swapped = [(c, a) for c, a in zip(course, actual) if c != a]
     read = ", ".join(actual)
     name = (f"gate order read wrong ({swapped[0][0]} and {swapped[0][1]} swapped)" if len(swapped) == 2
@@ -604,16 +609,17 @@ def mutants(probe) -> list:
     given_order = getattr(probe.cls, "gate_order", None) if getattr(probe.cls, "Learner", None) else None
     given_complement = bool(getattr(probe.cls, "Learner", None)) and getattr(probe.cls, "gru_update", None) == "complement"
     other_orders = [o for o in ("".join(o) for o in permutations(p.gates)) if o != p.gates]
-    course = getattr(probe.cls, "convention_order", None)  # a course convention's own order (CS231n: ifog)
-    matrices = getattr(probe.cls, "gate_matrices", None)  # a course with one matrix per gate (deeplearning.ai)
+    convention = getattr(probe.cls, "convention", None)  # a course convention's adapter (conventions.py)
+    course = getattr(probe.cls, "convention_order", None)  # its own stacked order (CS231n: ifog)
+    matrices = getattr(probe.cls, "gate_matrices", None)  # or one matrix per gate (deeplearning.ai)
     for order in other_orders:
         if course:
-            name, eq = _course_order_name(p.gates, order, course, getattr(probe.cls, "convention", "") or "course")
+            name, eq = _course_order_name(p.gates, order, course, convention or "course")
         elif matrices:
-            name, eq = _matrices_mixed_name(p.gates, order, matrices, getattr(probe.cls, "convention", "") or "course")
+            name, eq = _matrices_mixed_name(p.gates, order, matrices, convention or "course")
         else:
             # no --gate-order hint for a course convention: the option does not combine with it
-            hint = given_order is None and not getattr(probe.cls, "convention", None)
+            hint = given_order is None and not convention
             name, eq = _gate_order_name(p.gates, order, hint=hint, declared=given_order)
         out.append((Suspect(name, eq), p.to_contract(_relabeled(p, order))))
     if p.kind == "GRU":
