@@ -48,7 +48,7 @@ def check_parser() -> argparse.ArgumentParser:
 
 
 def check(argv: list[str]) -> int:
-    from .options import given, option_specs
+    from .options import families_checked, option_specs
     from .families import CATALOG
 
     extra: list[str] = []
@@ -61,9 +61,7 @@ def check(argv: list[str]) -> int:
         parser.error("--seed has no effect with --profile ci (derandomized: the same examples every run); "
                      "use --profile dev or thorough")
     values = {flags[0]: getattr(args, flags[0].lstrip("-").replace("-", "_")) for flags, _ in option_specs()}
-    families = [e.name for e in CATALOG if values.get(e.option)]
-    if given(values) and not families:
-        families = ["rnn"]  # --reduction (or --strict-dtype) alone qualifies the RNN plug-in
+    families = families_checked(values)
     pytest_args = ["--pyargs", "parity_tests.tests.test_parity", "-p", "no:cacheprovider"]
     pytest_args += ["--parity-only", ",".join(families or [e.name for e in CATALOG])]
     for flag, value in values.items():

@@ -54,6 +54,14 @@ def given(values: dict) -> bool:
         or (values.get("--gru-update") or "torch") != "torch"
 
 
+def families_checked(values: dict) -> list[str]:
+    """The families a run with these options checks: those whose plug-ins are given; the RNN
+    when only options that qualify it are (``--reduction mean``, ``--strict-dtype``); none
+    named (every family, the harness's own classes) when no plug-in option is given."""
+    names = [e.name for e in CATALOG if values.get(e.option)]
+    return names or (["rnn"] if given(values) else [])
+
+
 def resolve(values: dict) -> dict:
     """``values``: option -> value as parsed (``"--rnn-impl"`` -> ``"mod:Cls"`` or None, and
     ``"--convention"``, ``"--reduction"``, ``"--strict-dtype"``) -> family name -> the class

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from .options import given, option_specs
+from .options import families_checked, given, option_specs
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -150,14 +150,12 @@ def pytest_collection_modifyitems(config, items):
     """With ``--parity-only`` or any plug-in option, keep only the parity rows of those
     families: ``pytest --pyargs parity_tests --rnn-impl mod:Cls`` runs the tests of your class,
     not the harness's tests of itself."""
-    from .families import CATALOG
-
     only = config.getoption("--parity-only")
     values = _values(config)
     if only:
         families = {f.strip() for f in only.split(",") if f.strip()}
     elif given(values):
-        families = {e.name for e in CATALOG if values.get(e.option)} or {"rnn"}
+        families = set(families_checked(values))
     else:
         return
     keep, drop = [], []
@@ -177,7 +175,12 @@ def pytest_runtest_setup(item):
     if item.config.stash.get(ACTIVE, False) and getattr(item, "module", None) is not None:
         from .core import messages
 
-        messages.CURRENT_TEST = f"{item.module.__name__}::{item.name}"
+        messages.CURRENT_TEST = _test_name(item)
+
+
+def _test_name(item) -> str:
+    """``module::test[id]``: a test named so that ``pytest --pyargs`` finds it from any folder."""
+    return f"{item.module.__name__}::{item.name}"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -226,8 +229,7 @@ def record_declined(request):
             request.node.user_properties.append(
                 ("parity_declined", f"{n} of {total} examples declined, {checked} checked: {reason}"))
         if reasons:  # named as the repro line names it: a node id run from a user's folder is "::test[...]"
-            module = getattr(request.node.module, "__name__", "")
-            request.node.user_properties.append(("parity_test_name", f"{module}::{request.node.name}"))
+            request.node.user_properties.append(("parity_test_name", _test_name(request.node)))
 
     return record
 
@@ -237,13 +239,12 @@ def pytest_report_header(config):
         return None
     from hypothesis import settings
 
-    from .families import CATALOG
+    from .families import CATALOG, entry
 
     values = _values(config)
     # With plug-ins given, only their families run: name those, not scratch's defaults for
     # the families that are not run (a newcomer read them as being checked too).
-    # (--reduction or --strict-dtype alone qualify the RNN, as pytest_collection_modifyitems runs it)
-    shown = [e for e in CATALOG if values[e.option]] or [e for e in CATALOG if e.name == "rnn" or not given(values)]
+    shown = [entry(name) for name in families_checked(values)] or CATALOG
     opts = ", ".join(f"{e.option} {values[e.option] or e.default_impl}" for e in shown)
     for flag in ("--convention", "--reduction"):
         if values.get(flag) and not (flag == "--reduction" and values[flag] == "sum"):
