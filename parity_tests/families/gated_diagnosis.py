@@ -138,12 +138,17 @@ def _forward(p: _Problem, m: frozenset):
                 if lstm:
                     c = states[1]
                     a = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
-                    i, f, g, o = (_sig(a[:, :H]), _sig(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), _sig(a[:, 3 * H:]))
+                    cand = _sig if "g_sigmoid" in m else np.tanh  # "g_sigmoid": g = sigmoid(a_g), forward
+                    i, f, g, o = (_sig(a[:, :H]), _sig(a[:, H:2 * H]), cand(a[:, 2 * H:3 * H]), _sig(a[:, 3 * H:]))
                     c2 = f * c + i * g
                     tc = np.tanh(c2)
-                    hf = o * tc
+                    hf = o * (c2 if "h_is_o_c" in m else tc)  # "h_is_o_c": h = o * c, tanh(c) left out
                     h2 = hf @ w_hr.T if w_hr is not None else hf
-                    tape[t] = dict(x=x, h=h, c=c, a=a, i=i, f=f, g=g, o=o, c2=c2, tc=tc, hf=hf, h_new=h2)
+                    # "tc_is_c": the backward reads c where torch's reads tanh(c) (the exact
+                    # backward of h = o * c with "h_is_o_c"; without it the backward computes
+                    # tanh(c) itself, as CS231n's step backward does from its cached next_c)
+                    tape[t] = dict(x=x, h=h, c=c, a=a, i=i, f=f, g=g, o=o, c2=c2, tc=c2 if "tc_is_c" in m else tc,
+                                   hf=hf, h_new=h2)
                     states = [h2, c2]
                 else:
                     ax = x @ w_ih.T + b_ih
@@ -152,7 +157,10 @@ def _forward(p: _Problem, m: frozenset):
                     a_z = ax[:, H:2 * H] + hw[:, H:2 * H] + b_hh[H:2 * H]
                     r, z = _sig(a_r), _sig(a_z)
                     hw_n, b_hn = hw[:, 2 * H:], b_hh[2 * H:]
-                    if "bhn_outside" in m:  # n = tanh(W_in x + b_in + r * (W_hn h) + b_hn)
+                    if "reset_before" in m:  # n = tanh(W_in x + b_in + W_hn (r * h) + b_hn): Cho et al.'s GRU
+                        hw_n = (r * h) @ w_hh[2 * H:].T
+                        n = np.tanh(ax[:, 2 * H:] + hw_n + b_hn)
+                    elif "bhn_outside" in m:  # n = tanh(W_in x + b_in + r * (W_hn h) + b_hn)
                         n = np.tanh(ax[:, 2 * H:] + r * hw_n + b_hn)
                     else:  # torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
                         n = np.tanh(ax[:, 2 * H:] + r * (hw_n + b_hn))
@@ -168,11 +176,26 @@ def _forward(p: _Problem, m: frozenset):
     return layer_in, [np.stack(f) for f in finals], tapes
 
 
+def _order_flag(m: frozenset, key: str) -> str | None:
+    """The order of a ``key=order`` flag in ``m`` (``forward_order=ifog``), or None."""
+    return next((f.split("=", 1)[1] for f in m if f.startswith(key + "=")), None)
+
+
 def _run(p: _Problem, m: frozenset) -> dict:
-    """Forward and backward with the mistakes in ``m`` (flags below); time-major layer dict."""
-    output, states, tapes = _forward(p, m)
+    """Forward and backward with the mistakes in ``m`` (flags below); time-major layer dict.
+
+    Two flags carry an order of the gates (torch's letters, block k read as order[k]), for a
+    slip in one pass only: ``forward_order=...``: the forward reads the blocks in that order,
+    the backward stacks its gradients (and multiplies the weights' blocks) in the order it is
+    handed; ``backward_order=...``: the forward is right, the backward stacks the gradient of
+    gate order[k] at block k (dx, dh and the weight gradients all from that stack)."""
+    fwd_order, bwd_order = _order_flag(m, "forward_order"), _order_flag(m, "backward_order")
+    output, states, tapes = _forward(_read_in(p, fwd_order) if fwd_order else p, m)
     L, D, T, H, R = p.L, p.D, p.T, p.H, p.R
     lstm = p.kind == "LSTM"
+    stacked_as = None
+    if bwd_order:  # column block k of the stack <- the gradient of gate bwd_order[k]
+        stacked_as = np.concatenate([np.arange(H) + p.gates.index(g) * H for g in bwd_order])
     grads = {}
     d_init = [np.zeros_like(s) for s in p.init]
     dy_layer = p.d_output
@@ -203,7 +226,7 @@ def _run(p: _Problem, m: frozenset) -> dict:
                         g_hr += dh.T @ (tp["tc"] if "proj_operand_tc" in m else tp["hf"])
                     else:
                         dhf = dh
-                    if "tanh_c_missing" in m:
+                    if "tanh_c_missing" in m or "tc_is_c" in m:
                         dtc = np.ones_like(tp["tc"])
                     elif "tanh_c_at_c_prev" in m:
                         dtc = 1 - np.tanh(tp["c"]) ** 2
@@ -245,15 +268,25 @@ def _run(p: _Problem, m: frozenset) -> dict:
                     da_n = dn * (1 - n ** 2)
                     q_r = tp["hw_n"] if "reset_grad_without_b_hn" in m else tp["q"]
                     sg = ((lambda a, s: a * (1 - a)) if "sigmoid_from_preactivation" in m else (lambda a, s: s * (1 - s)))
-                    da_r = np.zeros_like(da_n) if "reset_grad_missing" in m else da_n * q_r * sg(tp["a_r"], r)
+                    if "reset_before" in m:  # a_n = ... + (r * h) W_hn^T: d(r * h) = da_n W_hn
+                        d_rh = da_n @ w_hh[2 * H:]
+                        da_r = d_rh * tp["h"] * sg(tp["a_r"], r)
+                        direct = direct + d_rh * r
+                    else:
+                        da_r = np.zeros_like(da_n) if "reset_grad_missing" in m else da_n * q_r * sg(tp["a_r"], r)
                     da_z = dz * sg(tp["a_z"], z)
                     da_x = np.concatenate([da_r, da_z, da_n], axis=1)
                     da_h = np.concatenate([da_r, da_z, da_n * r], axis=1)
                     if "b_hn_grad_outside" in m:
                         g_bhh[2 * H:] += da_n.sum(axis=0) - (da_n * r).sum(axis=0)
+                if stacked_as is not None:  # "backward_order=...": the gradients stacked in another order
+                    da_x, da_h = da_x[:, stacked_as], da_h[:, stacked_as]
                 # each step's share; "overwrite_*": kept instead of added (dW = ..., not +=), so
                 # what is left is the share of the last step processed
                 c_ih, c_hh = da_x.T @ tp["x"], da_h.T @ (tp["h_new"] if "dwhh_from_h_t" in m else tp["h"])
+                if "reset_before" in m:  # W_hn multiplies r * h; b_hn is added outside r
+                    c_hh[2 * H:] = da_n.T @ (tp["r"] * tp["h"])
+                    da_h = np.concatenate([da_r, da_z, da_n], axis=1)
                 g_ih = c_ih if "overwrite_ih" in m else g_ih + c_ih
                 g_hh = c_hh if "overwrite_hh" in m else g_hh + c_hh
                 for k, gate in enumerate(p.gates):  # one gate's matrix overwritten (deeplearning.ai's dWf = ...)
@@ -265,7 +298,10 @@ def _run(p: _Problem, m: frozenset) -> dict:
                 else:
                     g_bih, g_bhh = g_bih + da_x.sum(axis=0), g_bhh + da_h.sum(axis=0)
                 d_in[t] += da_x @ w_dx
-                sent = direct + da_h @ w_dh  # dL/dh_(t-1) through this step
+                if "reset_before" in m:  # h reaches a_n through r * h alone: that part is in direct
+                    sent = direct + da_h[:, :2 * H] @ w_dh[:2 * H]
+                else:
+                    sent = direct + da_h @ w_dh  # dL/dh_(t-1) through this step
                 carry_h = np.zeros_like(sent) if "h_not_carried" in m or "h_not_added" in m else sent
             # "h_not_added": the step before never adds it, but the first step's is returned as dh0
             d_init[0][layer * D + d] = sent if "h_not_added" in m else carry_h
@@ -296,8 +332,7 @@ def _z_rows_negated(p: "_Problem", arrays: dict) -> dict:
     sign = np.ones(len(p.gates) * p.H)
     z = p.gates.index("z")
     sign[z * p.H:(z + 1) * p.H] = -1.0
-    return {k: v * (sign[:, None] if v.ndim == 2 else sign) if k.split("_")[1] in ("ih", "hh") else v
-            for k, v in arrays.items()}
+    return {k: v * (sign[:, None] if v.ndim == 2 else sign) if _gated(k) else v for k, v in arrays.items()}
 
 
 def _with_z_negated(p: "_Problem") -> "_Problem":
@@ -314,6 +349,22 @@ def _negated_z(r: dict, p: "_Problem") -> dict:
     return r
 
 
+def _gated(name: str) -> bool:
+    """A stacked gate parameter (weight_ih, weight_hh, bias_ih, bias_hh; not weight_hr)."""
+    return name.split("_")[1] in ("ih", "hh")
+
+
+def _read_in(p: _Problem, order: str, signed=lambda v: v) -> _Problem:
+    """``p`` as a model that reads torch's stacked rows in ``order`` sees it: its gate G[j]
+    from block order.index(G[j]) (then ``signed``: the complement's negated z rows)."""
+    H, G = p.H, p.gates
+    to_model = [order.index(g) for g in G]  # model block j <- params block to_model[j]
+    q = _Problem(**{f: getattr(p, f) for f in p.__dataclass_fields__ if f != "gates"})
+    q.params = {k: signed(np.concatenate([v[k * H:(k + 1) * H] for k in to_model], axis=0)) if _gated(k) else v
+                for k, v in p.params.items()}
+    return q
+
+
 def _relabeled(p: _Problem, order: str | None = None, complement: bool = False) -> dict:
     """A correct implementation in another convention, on torch's weights.
 
@@ -324,7 +375,6 @@ def _relabeled(p: _Problem, order: str | None = None, complement: bool = False) 
     (1 - sigmoid(a) = sigmoid(-a)), and its z rows' gradients are that model's negated."""
     H, G = p.H, p.gates
     order = order or G
-    to_model = [order.index(g) for g in G]  # model block j <- params block to_model[j]
     back = [G.index(g) for g in order]  # implementation block k <- model block back[k]
     sign = np.ones(len(G) * H)
     if complement:
@@ -336,12 +386,9 @@ def _relabeled(p: _Problem, order: str | None = None, complement: bool = False) 
     def signed(v):
         return v * (sign[:, None] if v.ndim == 2 else sign)
 
-    gated = lambda name: name.split("_")[1] in ("ih", "hh")  # noqa: E731  (not weight_hr)
-    params = {k: signed(blocks(v, to_model)) if gated(k) else v for k, v in p.params.items()}
-    q = _Problem(**{f: getattr(p, f) for f in p.__dataclass_fields__ if f != "gates"})
-    q.params = params
+    q = _read_in(p, order, signed)
     r = _run(q, frozenset())
-    r["grads"] = {k: blocks(signed(v), back) if gated(k) else v for k, v in r["grads"].items()}
+    r["grads"] = {k: blocks(signed(v), back) if _gated(k) else v for k, v in r["grads"].items()}
     return r
 
 
@@ -409,6 +456,23 @@ LSTM_MISTAKES = [
        f"(its rows of dW_ih and dW_hh; deeplearning.ai's dW{'c' if g == 'g' else g} = ..., not +=)",
        f"dW = sum_t da_t^T [h_(t-1); x_t] for every gate's rows; the implementation kept the last step's share "
        f"alone for gate {g}'s (the other gates' and the biases are summed)", _RECURRENT) for g in "ifgo"],
+    # forward mistakes: each with the backward torch's formulas give on the implementation's
+    # own values, and as the exact backward of the mistaken model
+    (("g_sigmoid",), "candidate g computed with sigmoid instead of tanh (forward), backward with tanh's derivative",
+     "g = tanh(a_g); the implementation's forward computed g = sigmoid(a_g) (often one sigmoid over all four "
+     "stacked blocks), and its backward kept tanh's derivative, da_g = dL/dc * i * (1 - g^2), on that g",
+     lambda p: True),
+    (("g_sigmoid", "g_with_sigmoid_prime"), "candidate g computed with sigmoid instead of tanh (forward and backward "
+     "of that model)",
+     "g = tanh(a_g); the implementation computes g = sigmoid(a_g) throughout (often one sigmoid over all four "
+     "stacked blocks), its backward with sigmoid's derivative, da_g = dL/dc * i * g (1 - g)", lambda p: True),
+    (("h_is_o_c",), "tanh(c) left out of h in forward (h = o * c), backward with torch's formulas",
+     "h_t = o_t * tanh(c_t); the implementation's forward computed h_t = o_t * c_t, and its backward computed "
+     "tanh(c_t) itself (dL/dc_t += dL/dh * o * (1 - tanh(c_t)^2), da_o = dL/dh * tanh(c_t) * o (1 - o)), as "
+     "CS231n's step backward does from its cached next_c", lambda p: True),
+    (("h_is_o_c", "tc_is_c"), "tanh(c) left out of h (h = o * c, forward and backward of that model)",
+     "h_t = o_t * tanh(c_t); the implementation computes h_t = o_t * c_t throughout, its backward with that "
+     "model's derivatives (dL/dc_t += dL/dh * o, da_o = dL/dh * c_t * o (1 - o))", lambda p: True),
     (("zeroed_initial_grads",), "dh0 and dc0 not propagated to the initial states (both returned as zero)",
      "dh0 = sum_g da_g(0) W_hg and dc0 = dL/dc_0 * f_0 reach the initial states; the implementation returned zeros "
      "(the initial state treated as a constant)", lambda p: True),
@@ -444,6 +508,11 @@ GRU_MISTAKES = [
      "torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); the implementation computes (forward and its exact "
      "backward) n = tanh(W_in x + b_in + r * (W_hn h) + b_hn), the paper's / Keras reset_after=False "
      "placement", lambda p: p.bias),
+    (("reset_before",), "GRU reset gate applied to h before W_hn (n = tanh(W_in x + b_in + W_hn (r * h) + b_hn))",
+     "torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), the reset gate applied after the product; the "
+     "implementation computes (forward and its exact backward) the GRU of Cho et al. (2014) as d2l.ai and Keras's "
+     "reset_after=False write it, r applied to h first: a different model, which no option maps onto torch's "
+     "(--gate-order and --gru-update only relabel)", lambda p: True),
 ]
 
 # The RNN's own classics, in gated form (both families).
@@ -593,6 +662,37 @@ def _matrices_mixed_name(gates: str, order: str, matrices: dict, convention: str
     return name, eq
 
 
+def _one_pass_order_name(pass_: str, gates: str, order: str, handed: str, stacks: str,
+                         matrices: dict | None = None) -> tuple:
+    """The suspect for a gate-order slip in ONE pass (the engine's ``forward_order=`` /
+    ``backward_order=``, ``order`` a transposition of torch's ``gates``): the implementation is
+    handed the blocks stacked as ``handed`` (torch's, a declared --gate-order, a course's
+    own order; ``stacks`` says whose), and one of its passes reads two of them swapped. A
+    forward that slices a[:, 2H:3H] as g while the backward stacks np.hstack((di, df, do, dg))
+    in the course's order is the classic; the backward's own slip is the other way round."""
+    actual = _read_as(gates, order, handed)
+    a, b = [h for h, x in zip(handed, actual) if h != x]
+    handed_s, actual_s = ", ".join(handed), ", ".join(actual)
+    if matrices:
+        ma, mb = matrices[a], matrices[b]
+        if pass_ == "forward":
+            return (f"gate matrices mixed up in forward only ({ma} and {mb} swapped)",
+                    f"each gate has its own matrix and bias; the implementation's forward uses {ma} (and its bias) "
+                    f"where {mb} belongs and {mb} where {ma} belongs, while its backward gives each matrix the "
+                    f"gradient of the gate it is named for and computes dxt and da_prev with them so")
+        return (f"gate gradients given to each other's matrices in backward ({ma} and {mb} swapped)",
+                f"the forward is right; the backward gives {ma} (and its bias) the gradient of gate {b} and {mb} "
+                f"that of gate {a}, and computes dxt and da_prev with those pairings")
+    if pass_ == "forward":
+        return (f"gate order read wrong in forward only ({a} and {b} swapped)",
+                f"{stacks} {handed_s}; the implementation's forward reads them as {actual_s}, while its backward "
+                f"stacks the gradients (and takes the weights' blocks for dx and dh) as {handed_s}: the two passes "
+                f"disagree")
+    return (f"gradients stacked in the wrong gate order in backward ({a} and {b} swapped)",
+            f"{stacks} {handed_s}; the forward reads them so, but the backward stacks the gates' gradients as "
+            f"{actual_s} (and takes the weights' blocks for dx and dh in that order)")
+
+
 _COMPLEMENT_EQ = ("torch: h' = (1 - z) * n + z * h; the implementation computes h' = z * n + (1 - z) * h (its z "
                   "is torch's 1 - z: Cho et al.'s paper and several course notes write it so)")
 
@@ -622,6 +722,16 @@ def mutants(probe) -> list:
             hint = given_order is None and not convention
             name, eq = _gate_order_name(p.gates, order, hint=hint, declared=given_order)
         out.append((Suspect(name, eq), p.to_contract(_relabeled(p, order))))
+    if not given_complement:  # a gate-order slip in one pass (two gates swapped)
+        handed = course or given_order or p.gates
+        stacks = (f"the {convention} convention stacks the gate blocks of Wx, Wh and b as" if course else
+                  f"--gate-order {given_order} says the implementation stacks the gate rows as" if given_order else
+                  "torch stacks the gate rows of W_ih, W_hh, b_ih, b_hh as")
+        swaps = [o for o in other_orders if sum(a != b for a, b in zip(o, p.gates)) == 2]
+        for pass_ in ("forward", "backward"):
+            for order in swaps:
+                name, eq = _one_pass_order_name(pass_, p.gates, order, handed, stacks, matrices)
+                out.append((Suspect(name, eq), p.to_contract(_run(p, frozenset({f"{pass_}_order={order}"})))))
     if p.kind == "GRU":
         if given_complement:  # the adapter hands over torch's model with z negated: undoing that is torch's update
             out.append((Suspect("GRU update declared wrong (--gru-update complement; it computes torch's "

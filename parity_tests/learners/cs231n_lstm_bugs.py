@@ -1,15 +1,44 @@
-"""Classic mistakes in a CS231n LSTM backward, one module-like object each (``BUGS[name]``
-has ``lstm_forward`` and ``lstm_backward``; ``adapt(BUGS[name], "cs231n", family="lstm")``
-puts it under the contract). Each is a line or two changed in ``cs231n_lstm``'s backward,
-as students write them; found by a newcomer run, whose suspects said "none" before the
-gated diagnosis learned them. ``SUSPECT[name]`` is the suspect the diagnosis must name first.
+"""Classic mistakes in a CS231n LSTM, one module-like object each (``BUGS[name]`` has
+``lstm_forward`` and ``lstm_backward``; ``adapt(BUGS[name], "cs231n", family="lstm")`` puts it
+under the contract). Each is a line or two changed in ``cs231n_lstm``'s backward or (the
+``FORWARD`` ones) its step forward, as students write them; found by newcomer runs, whose
+suspects said "none" before the gated diagnosis learned them. ``SUSPECT[name]`` is the
+suspect the diagnosis must name first.
 """
 
 from types import SimpleNamespace
 
 import numpy as np
 
-from .cs231n_lstm import lstm_forward
+from .cs231n_lstm import sigmoid
+
+
+def _step_forward(x, prev_h, prev_c, Wx, Wh, b, bug):
+    H = prev_h.shape[1]
+    a = x.dot(Wx) + prev_h.dot(Wh) + b
+    i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
+    if bug == "forward_gates_ifgo":  # sliced in torch's order, while the backward stacks i, f, o, g
+        g, o = np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+    else:
+        o, g = sigmoid(a[:, 2 * H:3 * H]), (sigmoid if bug == "g_sigmoid_forward" else np.tanh)(a[:, 3 * H:])
+    next_c = f * prev_c + i * g
+    next_h = o * (next_c if bug == "h_without_tanh_forward" else np.tanh(next_c))
+    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c)
+
+
+def _forward(bug):
+    def lstm_forward(x, h0, Wx, Wh, b):
+        N, T, D = x.shape
+        h = np.zeros((N, T, h0.shape[1]))
+        prev_h, prev_c = h0, np.zeros_like(h0)
+        cache = []
+        for t in range(T):
+            prev_h, prev_c, step_cache = _step_forward(x[:, t, :], prev_h, prev_c, Wx, Wh, b, bug)
+            h[:, t, :] = prev_h
+            cache.append(step_cache)
+        return h, cache
+
+    return lstm_forward
 
 
 def _step_backward(dnext_h, dnext_c, cache, bug):
@@ -23,7 +52,10 @@ def _step_backward(dnext_h, dnext_c, cache, bug):
     da_i = di if bug == "no_sigmoid_prime_i" else di * i * (1 - i)
     da_o = do if bug == "no_sigmoid_prime_o" else do * o * (1 - o)
     da_g = dg * g * (1 - g) if bug == "dg_as_sigmoid" else dg * (1 - g) if bug == "dg_unsquared" else dg * (1 - g ** 2)
-    da = np.hstack((da_i, df * f * (1 - f), da_o, da_g))
+    if bug == "backward_gates_ifgo":  # stacked in torch's order, the forward sliced i, f, o, g
+        da = np.hstack((da_i, df * f * (1 - f), da_g, da_o))
+    else:
+        da = np.hstack((da_i, df * f * (1 - f), da_o, da_g))
     h_for_dWh = o * tc if bug == "dWh_from_next_h" else prev_h
     return da.dot(Wx.T), da.dot(Wh.T), dprev_c, x.T.dot(da), h_for_dWh.T.dot(da), da.sum(axis=0)
 
@@ -62,5 +94,15 @@ SUSPECT = {
     "overwrite_dWx": "dW_ih overwritten at each step, not summed over time (dW_ih = ..., not +=)",
 }
 
-BUGS = {name: SimpleNamespace(__name__=f"cs231n_lstm_bugs.{name}", lstm_forward=lstm_forward,
+# In the step forward, the backward as the course writes it (computing tanh(next_c) itself).
+FORWARD = {
+    "g_sigmoid_forward": "candidate g computed with sigmoid instead of tanh (forward), backward with tanh's "
+                         "derivative",
+    "h_without_tanh_forward": "tanh(c) left out of h in forward (h = o * c), backward with torch's formulas",
+    "forward_gates_ifgo": "gate order read wrong in forward only (o and g swapped)",
+}
+SUSPECT.update(FORWARD)
+SUSPECT["backward_gates_ifgo"] = "gradients stacked in the wrong gate order in backward (o and g swapped)"
+
+BUGS = {name: SimpleNamespace(__name__=f"cs231n_lstm_bugs.{name}", lstm_forward=_forward(name),
                               lstm_backward=_backward(name)) for name in SUSPECT}

@@ -155,15 +155,31 @@ class _LSTMSteps(_Slices):
         """The vector W_hr projects: m = o * tanh(c')."""
         return o * tc
 
+    def candidate(self, a_g):
+        """g = tanh(a_g), the candidate cell state."""
+        return np.tanh(a_g)
+
+    def candidate_grad(self, g):
+        """dg/da_g = 1 - g^2 (tanh's derivative, read from g)."""
+        return 1 - g * g
+
+    def cell_act(self, c_new):
+        """tanh(c'), as forward and backward both read it (the tape's ``tc``)."""
+        return np.tanh(c_new)
+
+    def output_factor(self, c_new, tc):
+        """What o multiplies in forward: m = o * tanh(c')."""
+        return tc
+
     # -- the step --------------------------------------------------------------------------
     def step(self, w, x, states):
         h, c = states
         a = {g: self.preact(w, g, x, h) for g in "ifgo"}
         i, f, o = sigmoid(a["i"]), sigmoid(a["f"]), sigmoid(a["o"])
-        g = np.tanh(a["g"])
+        g = self.candidate(a["g"])
         c_new = f * c + i * g
-        tc = np.tanh(c_new)
-        m = o * tc
+        tc = self.cell_act(c_new)
+        m = o * self.output_factor(c_new, tc)
         h_new = _mm(m, w["hr"].T) if w["hr"] is not None else m
         tape = dict(x=x, h=h, c=c, a=a, i=i, f=f, g=g, o=o, c_new=c_new, tc=tc, m=m)
         return (h_new, c_new), tape
@@ -181,7 +197,7 @@ class _LSTMSteps(_Slices):
         da = {
             "i": dc * t["g"] * self.sig_grad(t["a"]["i"], t["i"]),
             "f": dc * self.forget_operand(t["c"], t["c_new"]) * self.sig_grad(t["a"]["f"], t["f"]),
-            "g": dc * t["i"] * (1 - t["g"] * t["g"]),
+            "g": dc * t["i"] * self.candidate_grad(t["g"]),
             "o": dm * t["tc"] * self.sig_grad(t["a"]["o"], t["o"]),
         }
         dx, dh = self.input_grads(w, da, da)
@@ -636,6 +652,39 @@ class LSTMZeroedInitialGrads(LSTM):
         return [_ZERO(d) for d in d_init]
 
 
+class LSTMCandidateSigmoid(LSTM):
+    """g = sigmoid(a_g) in forward (one sigmoid over all four gates); the backward keeps
+    tanh's derivative 1 - g^2 on that g."""
+
+    def candidate(self, a_g):
+        return sigmoid(a_g)
+
+
+class LSTMCandidateSigmoidExact(LSTMCandidateSigmoid):
+    """g = sigmoid(a_g) forward and backward (da_g with g (1 - g)): a consistent wrong model."""
+
+    def candidate_grad(self, g):
+        return g * (1 - g)
+
+
+class LSTMHWithoutTanhC(LSTM):
+    """h = o * c' in forward (tanh(c') left out); the backward computes tanh(c') itself, as
+    torch's formulas say (CS231n's step backward, from its cached next_c)."""
+
+    def output_factor(self, c_new, tc):
+        return c_new
+
+
+class LSTMHWithoutTanhCExact(LSTM):
+    """h = o * c' forward and backward: tanh(c') is c' throughout, its derivative 1."""
+
+    def cell_act(self, c_new):
+        return c_new
+
+    def tanh_c_grad(self, c_prev, c_new, tc):
+        return np.ones_like(tc)
+
+
 # --- GRU -------------------------------------------------------------------------------
 class GRUGateOrderRZ(GRU):
     """Reads torch's stacked rows as z, r, n: the reset and update gates swapped."""
@@ -649,6 +698,44 @@ class GRUBhnOutsideReset(GRU):
 
     def n_preact(self, gi_n, hw_n, b_hn, r):
         return gi_n + r * hw_n + b_hn
+
+
+class _ResetBefore:
+    """Cho et al.'s GRU (d2l.ai's, Keras's reset_after=False): the reset gate multiplies h
+    BEFORE W_hn, and b_hn is added outside it; a different model from torch's, forward and
+    its exact backward:
+
+        n = tanh(x W_in^T + b_in + (r h) W_hn^T + b_hn)
+        d(r h) = da_n W_hn,  da_r = d(r h) h r(1-r),  dh_prev += d(r h) r,  dW_hn = da_n^T (r h)
+    """
+
+    def step(self, w, x, states):
+        (h,) = states
+        a_r, a_z = self.preact(w, "r", x, h), self.preact(w, "z", x, h)
+        r, z = sigmoid(a_r), sigmoid(a_z)
+        a_n = _mm(x, w["ih"]["n"].T) + _mm(r * h, w["hh"]["n"].T)
+        if w["bih"] is not None:
+            a_n = a_n + w["bih"]["n"] + w["bhh"]["n"]
+        n = np.tanh(a_n)
+        tape = dict(x=x, h=h, a_r=a_r, a_z=a_z, r=r, z=z, n=n)
+        return ((1 - z) * n + z * h,), tape
+
+    def step_back(self, w, t, d_states):
+        (dh_new,) = d_states
+        dn, dz, dh_direct = self.update_grads(dh_new, t["z"], t["n"], t["h"])
+        da_n = dn * (1 - t["n"] * t["n"])
+        d_rh = _mm(da_n, w["hh"]["n"])
+        da = {"r": d_rh * t["h"] * self.sig_grad(t["a_r"], t["r"]), "z": dz * self.sig_grad(t["a_z"], t["z"]),
+              "n": da_n}
+        dx = sum(_mm(da[g], w["ih"][g]) for g in self.gate_order)
+        dh = _mm(da["r"], w["hh"]["r"]) + _mm(da["z"], w["hh"]["z"]) + d_rh * t["r"] + dh_direct
+        contrib = self.weight_contrib(w, t["x"], t["h"], da, da)
+        contrib["hh", "n"] = _mm(da_n.T, t["r"] * t["h"])
+        return dx, (dh,), contrib
+
+
+class GRUResetBefore(_ResetBefore, GRU):
+    """The reset gate applied to h before W_hn (Cho et al. 2014, d2l.ai): a different model."""
 
 
 class GRUZSwappedInBackward(GRU):
@@ -727,6 +814,15 @@ class GRUCellBhnOutsideReset(GRUCell):
         return gi_n + r * hw_n + b_hn
 
 
+class GRUCellResetBefore(_ResetBefore, GRUCell):
+    pass
+
+
+class LSTMCellCandidateSigmoid(LSTMCell):
+    def candidate(self, a_g):
+        return sigmoid(a_g)
+
+
 class GRUCellZSwappedInBackward(GRUCell):
     def update_grads(self, dh, z, n, h_prev):
         return dh * z, dh * (h_prev - n), dh * (1 - z)
@@ -803,6 +899,18 @@ GATED_PLANTED = [
     _P("lstm_zeroed_dh0_dc0", "lstm", LSTMZeroedInitialGrads, "dh0", {},
        "dx and the weights are right; the initial states get no gradient",
        suspect="dh0 and dc0 not propagated to the initial states (both returned as zero)"),
+    _P("lstm_candidate_sigmoid", "lstm", LSTMCandidateSigmoid, "output", {},
+       "g is a sigmoid: forward differs",
+       suspect="candidate g computed with sigmoid instead of tanh (forward), backward with tanh's derivative"),
+    _P("lstm_candidate_sigmoid_exact", "lstm", LSTMCandidateSigmoidExact, "output", {},
+       "g is a sigmoid: forward differs",
+       suspect="candidate g computed with sigmoid instead of tanh (forward and backward of that model)"),
+    _P("lstm_h_without_tanh_c", "lstm", LSTMHWithoutTanhC, "output", {},
+       "h = o * c: forward differs",
+       suspect="tanh(c) left out of h in forward (h = o * c), backward with torch's formulas"),
+    _P("lstm_h_without_tanh_c_exact", "lstm", LSTMHWithoutTanhCExact, "output", {},
+       "h = o * c: forward differs",
+       suspect="tanh(c) left out of h (h = o * c, forward and backward of that model)"),
     _P("gru_gate_order_r_z", "gru", GRUGateOrderRZ, "output", {},
        "the gates themselves are wrong: forward differs",
        suspect="gate order read wrong (r and z swapped)"),
@@ -810,6 +918,9 @@ GATED_PLANTED = [
        "a different model: forward differs (needs bias=True; without bias the two agree)",
        "bias=True", {"bias": False},
        suspect="GRU b_hn outside the reset gate (forward), backward with torch's formulas"),
+    _P("gru_reset_before", "gru", GRUResetBefore, "output", {},
+       "a different model (Cho et al.'s, d2l.ai's GRU): forward differs",
+       suspect="GRU reset gate applied to h before W_hn (n = tanh(W_in x + b_in + W_hn (r * h) + b_hn))"),
     _P("gru_z_swapped_in_backward", "gru", GRUZSwappedInBackward, "dx", {},
        "da_n scaled by z instead of 1 - z at every step",
        suspect="z and 1 - z swapped in backward"),
@@ -847,6 +958,12 @@ GATED_PLANTED = [
        "a different model: forward differs (needs bias=True)",
        "bias=True", {"bias": False},
        suspect="GRU b_hn outside the reset gate (forward), backward with torch's formulas"),
+    _P("gru_cell_reset_before", "gru_cell", GRUCellResetBefore, "h_next", {},
+       "a different model: forward differs",
+       suspect="GRU reset gate applied to h before W_hn (n = tanh(W_in x + b_in + W_hn (r * h) + b_hn))"),
+    _P("lstm_cell_candidate_sigmoid", "lstm_cell", LSTMCellCandidateSigmoid, "h_next", {},
+       "g is a sigmoid: forward differs",
+       suspect="candidate g computed with sigmoid instead of tanh (forward), backward with tanh's derivative"),
     _P("gru_cell_z_swapped_in_backward", "gru_cell", GRUCellZSwappedInBackward, "dx", {},
        "da_n scaled by z instead of 1 - z",
        suspect="z and 1 - z swapped in backward"),

@@ -15,6 +15,8 @@ import pytest
 from parity_tests.core.cases import Case
 from parity_tests.core.contract import impl_name
 from parity_tests.core.messages import ParityMismatch
+from parity_tests.core.runs import run_both
+from parity_tests.diagnosis import Probe, suspects
 from parity_tests.families.gated_conventions import adapt_gated, canonical_order, gate_orders
 from parity_tests.families.gru import GRUConfig
 from parity_tests.families.gru_cell import GRUCellConfig
@@ -100,6 +102,12 @@ class KerasBhnOutsideReset(G.GRUBhnOutsideReset):
     gate_order = "zrn"
 
 
+class KerasResetBefore(G.GRUResetBefore):
+    """Keras's GRU(reset_after=False) as a NumPy class: gates z, r, h, reset before W_hn."""
+
+    gate_order = "zrn"
+
+
 class ComplementCellResetGradMissing(G.GRUCellResetGradMissing):
     gru_update = "complement"
 
@@ -109,6 +117,7 @@ BUGGY = [
     ("lstm", IFOGTanhCDerivativeMissing, dict(gate_order="ifog"), "dx"),
     ("gru", ComplementZSwappedInBackward, dict(gru_update="complement"), "dx"),
     ("gru", KerasBhnOutsideReset, dict(gate_order="zrh"), "output"),
+    ("gru", KerasResetBefore, dict(gate_order="zrh"), "output"),
     ("gru_cell", ComplementCellResetGradMissing, dict(gru_update="complement"), "dx"),
 ]
 
@@ -256,3 +265,13 @@ def test_rnn_parity_check_passes_the_convention_options_to_pytest(monkeypatch):
     assert "--gate-order zrh --gate-order ifco" in joined and "--gru-update complement" in joined
     assert "--parity-only gru" in joined
     assert "--gate-order" not in plain_args and "--gru-update" not in plain_args
+
+
+def test_a_keras_reset_after_false_gru_is_told_it_is_another_model_not_another_order():
+    """Declared --gate-order zrh, the order is taken care of; what is left is the reset gate's
+    place, which no option changes: the suspect says so and names no option to declare."""
+    adapted = adapt_gated(KerasResetBefore, "gru", gate_order="zrh")
+    case = _cases("gru")[0]
+    found = suspects(Probe(adapted, run_both(adapted, case)))
+    assert found and found[0].name.startswith("GRU reset gate applied to h before W_hn"), [s.name for s in found]
+    assert "no option maps onto torch's" in found[0].equation

@@ -198,7 +198,7 @@ def test_a_function_or_a_bare_module_is_a_usage_error_that_says_what_to_give(opt
 
 
 @pytest.mark.parametrize("bug", sorted(__import__("parity_tests.learners.cs231n_lstm_bugs", fromlist=["SUSPECT"]).SUSPECT))
-def test_a_students_classic_backward_mistake_is_rejected_and_named(bug):
+def test_a_students_classic_mistake_is_rejected_and_named(bug):
     from parity_tests.families.conventions import adapt
     from parity_tests.learners.cs231n_lstm_bugs import BUGS, SUSPECT
 
@@ -304,7 +304,8 @@ def test_a_courses_step_functions_pass_as_an_lstm_cell_with_nothing_left_out(spe
 
 
 STEP_BUGS = ["dprev_c_without_f", "no_sigmoid_prime_i", "no_sigmoid_prime_o", "dg_as_sigmoid", "dg_unsquared",
-             "gates_without_dh_path", "dWh_from_next_h"]
+             "gates_without_dh_path", "dWh_from_next_h", "g_sigmoid_forward", "h_without_tanh_forward",
+             "forward_gates_ifgo", "backward_gates_ifgo"]
 
 
 @pytest.mark.parametrize("bug", STEP_BUGS)
@@ -313,9 +314,10 @@ def test_a_mistake_in_the_step_is_caught_in_the_step_and_named(bug):
 
     from parity_tests.families.conventions import adapt
     from parity_tests.families.lstm_cell import LSTMCellConfig
-    from parity_tests.learners import cs231n_lstm, cs231n_lstm_bugs
+    from parity_tests.learners import cs231n_lstm_bugs
 
-    module = SimpleNamespace(__name__=f"step_{bug}", lstm_step_forward=cs231n_lstm.lstm_step_forward,
+    module = SimpleNamespace(__name__=f"step_{bug}",
+                             lstm_step_forward=lambda *args: cs231n_lstm_bugs._step_forward(*args, bug),
                              lstm_step_backward=lambda dh, dc, cache: cs231n_lstm_bugs._step_backward(dh, dc, cache, bug))
     cls = adapt(module, "cs231n", family="lstm_cell")
     case = Case(LSTMCellConfig(input_size=3, hidden_size=4, batch=3), seed=5)
@@ -491,3 +493,25 @@ def test_dlai_dxt_and_da_prev_from_each_others_columns_is_named_in_the_courses_t
     found = suspects(Probe(cls, run_both(cls, case)))
     assert found and found[0].name == ("dxt and da_prev computed from each other's columns of W (W[:, :n_a] and "
                                        "W[:, n_a:] swapped)"), [s.name for s in found]
+
+
+def test_a_dlai_forward_using_one_gates_matrix_for_another_is_named_with_the_courses_matrices(monkeypatch):
+    """`cct = np.tanh(np.dot(Wo, concat) + bo)` and `ot = sigmoid(np.dot(Wc, ...))` in the cell's
+    forward, the backward as the notebook writes it (each matrix gets its own gate's gradient,
+    da_prev and dxt from the matrices as named): a slip in one pass, said in the course's names."""
+    from parity_tests.learners import dlai_lstm
+
+    correct = dlai_lstm.lstm_cell_forward
+
+    def mixed_forward(xt, a_prev, c_prev, parameters):
+        p = dict(parameters, Wc=parameters["Wo"], bc=parameters["bo"], Wo=parameters["Wc"], bo=parameters["bc"])
+        a_next, c_next, yt_pred, cache = correct(xt, a_prev, c_prev, p)
+        return a_next, c_next, yt_pred, cache[:-1] + (parameters,)  # the cache keeps the matrices as named
+
+    monkeypatch.setattr(dlai_lstm, "lstm_cell_forward", mixed_forward)
+    cls = _dlai()
+    with pytest.raises(ParityMismatch):
+        assert_parity(cls, _case())
+    found = suspects(Probe(cls, run_both(cls, _case())))
+    assert found and found[0].name == "gate matrices mixed up in forward only (Wc and Wo swapped)", \
+        [s.name for s in found]
