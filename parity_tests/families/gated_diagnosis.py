@@ -274,7 +274,9 @@ def _run(p: _Problem, m: frozenset) -> dict:
                         direct = direct + d_rh * r
                     else:
                         da_r = np.zeros_like(da_n) if "reset_grad_missing" in m else da_n * q_r * sg(tp["a_r"], r)
-                    da_z = dz * sg(tp["a_z"], z)
+                    if "sigmoid_prime_missing_r" in m:
+                        da_r = da_n * q_r
+                    da_z = dz if "sigmoid_prime_missing_z" in m else dz * sg(tp["a_z"], z)
                     da_x = np.concatenate([da_r, da_z, da_n], axis=1)
                     da_h = np.concatenate([da_r, da_z, da_n * r], axis=1)
                     if "b_hn_grad_outside" in m:
@@ -290,9 +292,11 @@ def _run(p: _Problem, m: frozenset) -> dict:
                 g_ih = c_ih if "overwrite_ih" in m else g_ih + c_ih
                 g_hh = c_hh if "overwrite_hh" in m else g_hh + c_hh
                 for k, gate in enumerate(p.gates):  # one gate's matrix overwritten (deeplearning.ai's dWf = ...)
-                    if f"overwrite_gate_{gate}" in m:
-                        rows = slice(k * H, (k + 1) * H)
-                        g_ih[rows], g_hh[rows] = c_ih[rows], c_hh[rows]
+                    rows = slice(k * H, (k + 1) * H)
+                    if f"overwrite_gate_{gate}" in m or f"overwrite_ih_gate_{gate}" in m:
+                        g_ih[rows] = c_ih[rows]
+                    if f"overwrite_gate_{gate}" in m or f"overwrite_hh_gate_{gate}" in m:
+                        g_hh[rows] = c_hh[rows]
                 if "overwrite_b" in m:
                     g_bih, g_bhh = da_x.sum(axis=0), da_h.sum(axis=0)
                 else:
@@ -365,6 +369,15 @@ def _read_in(p: _Problem, order: str, signed=lambda v: v) -> _Problem:
     return q
 
 
+def _blocks_as(p: _Problem, arrays: dict, order: str) -> dict:
+    """``arrays`` (by name) with the gate blocks of every stacked parameter put in ``order``:
+    block k holds gate order[k]'s."""
+    H = p.H
+    idx = [p.gates.index(g) for g in order]
+    return {k: np.concatenate([v[j * H:(j + 1) * H] for j in idx], axis=0) if _gated(k) else v
+            for k, v in arrays.items()}
+
+
 def _relabeled(p: _Problem, order: str | None = None, complement: bool = False) -> dict:
     """A correct implementation in another convention, on torch's weights.
 
@@ -405,6 +418,16 @@ def _square(p: _Problem) -> bool:
     for the other without a shape error."""
     return all(p.params[k].shape == p.params[k.replace("weight_ih", "weight_hh", 1)].shape
                for k in p.params if k.startswith("weight_ih"))
+
+
+def _one_matrix_overwritten(gates: str) -> list:
+    """One gate's block of ONE weight overwritten at each step (a class with a matrix per gate
+    and per input, torch's W_hn, numpy-ml's: ``dW_hn = ...`` where the rest say +=)."""
+    return [((f"overwrite_{kind}_gate_{g}",), f"W_{kind[0]}{g}'s gradient overwritten at each step, not summed over "
+             f"time (gate {g}'s rows of dW_{kind}: dW_{kind[0]}{g} = ..., not +=)",
+             f"dW_{kind[0]}{g} = sum_t da_{g},t^T {'x_t' if kind == 'ih' else 'h_(t-1)'}; the implementation kept the "
+             f"last step's share alone (every other block is summed)", _RECURRENT)
+            for g in gates for kind in ("ih", "hh")]
 
 
 LSTM_MISTAKES = [
@@ -473,6 +496,7 @@ LSTM_MISTAKES = [
     (("h_is_o_c", "tc_is_c"), "tanh(c) left out of h (h = o * c, forward and backward of that model)",
      "h_t = o_t * tanh(c_t); the implementation computes h_t = o_t * c_t throughout, its backward with that "
      "model's derivatives (dL/dc_t += dL/dh * o, da_o = dL/dh * c_t * o (1 - o))", lambda p: True),
+    *_one_matrix_overwritten("ifgo"),
     (("zeroed_initial_grads",), "dh0 and dc0 not propagated to the initial states (both returned as zero)",
      "dh0 = sum_g da_g(0) W_hg and dc0 = dL/dc_0 * f_0 reach the initial states; the implementation returned zeros "
      "(the initial state treated as a constant)", lambda p: True),
@@ -499,6 +523,16 @@ GRU_MISTAKES = [
     (("sigmoid_from_preactivation",), "sigmoid derivative computed from the pre-activation",
      "sigmoid'(a) = s (1 - s) with s = sigmoid(a); the implementation used a (1 - a) for the gates r, z",
      lambda p: True),
+    (("sigmoid_prime_missing_r",), "reset gate's sigmoid' missing (da_r = da_n * (W_hn h + b_hn))",
+     "r = sigmoid(a_r): da_r = da_n * (W_hn h + b_hn) * r (1 - r); the implementation left out r (1 - r)",
+     lambda p: True),
+    (("sigmoid_prime_missing_z",), "update gate's sigmoid' missing (da_z = dh' * (h - n))",
+     "z = sigmoid(a_z): da_z = dh' * (h - n) * z (1 - z); the implementation left out z (1 - z)", lambda p: True),
+    *[((f"overwrite_gate_{g}",), f"gate {g}'s weight gradients overwritten at each step, not summed over time "
+       f"(its rows of dW_ih and dW_hh)",
+       f"dW = sum_t da_t^T [x_t; h_(t-1)] for every gate's rows; the implementation kept the last step's share "
+       f"alone for gate {g}'s (the other gates' and the biases are summed)", _RECURRENT) for g in "rzn"],
+    *_one_matrix_overwritten("rzn"),
     (("bhn_outside",), "GRU b_hn outside the reset gate (forward), backward with torch's formulas",
      "torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); the implementation's forward computed "
      "tanh(W_in x + b_in + r * (W_hn h) + b_hn) (the paper's / Keras reset_after=False placement) and its "
@@ -683,6 +717,23 @@ def _one_pass_order_name(pass_: str, gates: str, order: str, handed: str, stacks
         return (f"gate gradients given to each other's matrices in backward ({ma} and {mb} swapped)",
                 f"the forward is right; the backward gives {ma} (and its bias) the gradient of gate {b} and {mb} "
                 f"that of gate {a}, and computes dxt and da_prev with those pairings")
+    if pass_ == "rows":
+        if matrices:
+            return (f"gate gradients returned under each other's names (d{ma} and d{mb} swapped; dxt and da_prev "
+                    f"right)", f"every gate's gradient is computed right (dxt and da_prev agree), but the one for "
+                    f"{ma} and its bias is returned as d{mb}'s and the other way round")
+        return (f"weight and bias gradients stacked with gates {a} and {b} swapped (dx and dh right)",
+                f"{stacks} {handed_s}; the implementation computes every gate's gradient right (dx and dh agree) "
+                f"but stacks their blocks of the weight and bias gradients as {actual_s}")
+    if pass_ == "per_gate":
+        if matrices:
+            return (f"gate matrices mixed up ({ma} and {mb} swapped), gradients returned under the gates' names",
+                    f"each gate has its own matrix and bias; the implementation uses {ma} where {mb} belongs and "
+                    f"{mb} where {ma} belongs, forward and backward alike, but returns each gate's weight gradient "
+                    f"under the gate's name, not under the matrix it used")
+        return (f"gate order read wrong ({a} and {b} swapped), gradients stacked back as handed",
+                f"{stacks} {handed_s}; the implementation reads them as {actual_s}, gate by gate in forward and in "
+                f"its backward's dx and dh, but stacks its weight and bias gradients back as {handed_s}")
     if pass_ == "forward":
         return (f"gate order read wrong in forward only ({a} and {b} swapped)",
                 f"{stacks} {handed_s}; the implementation's forward reads them as {actual_s}, while its backward "
@@ -728,10 +779,17 @@ def mutants(probe) -> list:
                   f"--gate-order {given_order} says the implementation stacks the gate rows as" if given_order else
                   "torch stacks the gate rows of W_ih, W_hh, b_ih, b_hh as")
         swaps = [o for o in other_orders if sum(a != b for a, b in zip(o, p.gates)) == 2]
-        for pass_ in ("forward", "backward"):
+        for pass_ in ("forward", "backward", "per_gate", "rows"):
             for order in swaps:
                 name, eq = _one_pass_order_name(pass_, p.gates, order, handed, stacks, matrices)
-                out.append((Suspect(name, eq), p.to_contract(_run(p, frozenset({f"{pass_}_order={order}"})))))
+                if pass_ == "per_gate":  # read in order throughout, the gradients not permuted back
+                    r = _run(_read_in(p, order), frozenset())
+                elif pass_ == "rows":  # all right, the gradients' blocks stacked in order
+                    r = _run(p, frozenset())
+                    r["grads"] = _blocks_as(p, r["grads"], order)
+                else:
+                    r = _run(p, frozenset({f"{pass_}_order={order}"}))
+                out.append((Suspect(name, eq), p.to_contract(r)))
     if p.kind == "GRU":
         if given_complement:  # the adapter hands over torch's model with z negated: undoing that is torch's update
             out.append((Suspect("GRU update declared wrong (--gru-update complement; it computes torch's "

@@ -226,6 +226,10 @@ class _GRUSteps(_Slices):
         """dr = da_n * q, q = h W_hn^T + b_hn."""
         return da_n * q
 
+    def gate_sig_grad(self, gate, a, s):
+        """sigmoid' of gate r or z (the shared ``sig_grad``; a hook per gate)."""
+        return self.sig_grad(a, s)
+
     # -- the step --------------------------------------------------------------------------
     def step(self, w, x, states):
         (h,) = states
@@ -251,8 +255,8 @@ class _GRUSteps(_Slices):
         dn, dz, dh_direct = self.update_grads(dh_new, t["z"], t["n"], t["h"])
         da_n = dn * (1 - t["n"] * t["n"])
         da = {
-            "r": self.reset_grad(da_n, t["q"]) * self.sig_grad(t["a_r"], t["r"]),
-            "z": dz * self.sig_grad(t["a_z"], t["z"]),
+            "r": self.reset_grad(da_n, t["q"]) * self.gate_sig_grad("r", t["a_r"], t["r"]),
+            "z": dz * self.gate_sig_grad("z", t["a_z"], t["z"]),
             "n": da_n,
         }
         dq = dict(da, n=da_n * t["r"])  # the recurrent product of n sits inside r * (...)
@@ -767,6 +771,40 @@ class GRUSigmoidGradFromPreactivation(GRU):
         return a * (1 - a)
 
 
+class GRUSigmoidPrimeMissingZ(GRU):
+    """da_z = dh' (h - n): the update gate's z (1 - z) left out."""
+
+    def gate_sig_grad(self, gate, a, s):
+        return np.ones_like(s) if gate == "z" else super().gate_sig_grad(gate, a, s)
+
+
+class GRUWhnGradOverwritten(GRU):
+    """dW_hn = ... at each step instead of += (the last step processed in backward, t = 0 of
+    a forward direction, is what is left); every other block is summed."""
+
+    def _sum_over_time(self, grads, sfx, w, contribs):
+        super()._sum_over_time(grads, sfx, w, contribs)
+        k, H = self.gate_order.index("n"), self.H
+        grads[f"weight_hh{sfx}"][k * H:(k + 1) * H] = contribs[-1 if sfx.endswith("reverse") else 0]["hh", "n"]
+
+
+class GRUGradRowsRZSwapped(GRU):
+    """Every gate's gradient right (dx, dh too), but the weight and bias gradients stacked z, r, n."""
+
+    def stack_rows(self, parts):
+        return np.concatenate([parts[g] for g in "zrn"], axis=0)
+
+
+class GRUReadsZRNStacksRZN(GRU):
+    """Reads torch's stacked rows as z, r, n (forward and its own dx, dh, gate by gate), but
+    stacks the gradients back in torch's r, z, n."""
+
+    gate_order = "zrn"
+
+    def stack_rows(self, parts):
+        return np.concatenate([parts[g] for g in "rzn"], axis=0)
+
+
 class GRUSwappedDxDh(GRU):
     """dx and dh_prev computed with each other's weights (shape-compatible when I == H)."""
 
@@ -934,6 +972,19 @@ GATED_PLANTED = [
     _P("gru_sigmoid_grad_from_preactivation", "gru", GRUSigmoidGradFromPreactivation, "dx", {},
        "da_r and da_z are wrong at every step",
        suspect="sigmoid derivative computed from the pre-activation"),
+    _P("gru_sigmoid_prime_missing_z", "gru", GRUSigmoidPrimeMissingZ, "dx", {},
+       "da_z lacks z (1 - z) at every step, and dx includes da_z W_iz",
+       suspect="update gate's sigmoid' missing (da_z = dh' * (h - n))"),
+    _P("gru_w_hn_grad_overwritten", "gru", GRUWhnGradOverwritten, "grad weight_hh_l0", {},
+       "only gate n's rows of dW_hh keep one step's share (T >= 2)", "T >= 2", {"seq_len": 1},
+       suspect="W_hn's gradient overwritten at each step, not summed over time (gate n's rows of dW_hh: "
+               "dW_hn = ..., not +=)"),
+    _P("gru_grad_rows_r_z_swapped", "gru", GRUGradRowsRZSwapped, "grad weight_ih_l0", {},
+       "dx and dh0 are right; only the stacked parameter gradients are permuted",
+       suspect="weight and bias gradients stacked with gates r and z swapped (dx and dh right)"),
+    _P("gru_reads_zrn_stacks_rzn", "gru", GRUReadsZRNStacksRZN, "output", {},
+       "the gates themselves are wrong: forward differs",
+       suspect="gate order read wrong (r and z swapped), gradients stacked back as handed"),
     _P("gru_swapped_dx_dh", "gru", GRUSwappedDxDh, "dx", {"input_size": 4},
        "dx through W_hh (shape-compatible only when I == H)",
        "I == H (otherwise a shape error)",
