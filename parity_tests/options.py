@@ -102,6 +102,19 @@ def resolve(values: dict) -> dict:
     if (orders or gru_update != "torch") and not gated_given:
         raise ValueError("--gate-order and --gru-update describe a gated plug-in: give it with --lstm-impl, "
                          "--gru-impl, --lstm-cell-impl or --gru-cell-impl")
+    # Each labeling must describe a plug-in given: an LSTM's order beside a GRU alone was
+    # silently unused (a newcomer's run passed with --gate-order ifgo and --gru-impl only).
+    kinds_given = {GATED_FAMILIES[e.name] for e in CATALOG if e.name in GATED_FAMILIES and values.get(e.option)}
+    options_of = {kind: " or ".join(e.option for e in CATALOG if GATED_FAMILIES.get(e.name) == kind)
+                  for kind in ("lstm", "gru")}
+    unused = sorted({kind for kind in orders if kind not in kinds_given})
+    if unused and not (len(orders) == 2 and len(set(orders.values())) == 1 and kinds_given):  # keras: both kinds
+        kind = unused[0]
+        raise ValueError(f"--gate-order {orders[kind]} is an order of the {kind.upper()}'s gates, but no "
+                         f"{kind.upper()} plug-in is given ({options_of[kind]}): it would describe nothing")
+    if gru_update != "torch" and "gru" not in kinds_given:
+        raise ValueError(f"--gru-update {gru_update} describes a GRU, but no GRU plug-in is given "
+                         f"({options_of['gru']})")
     impls = {}
     for e in CATALOG:
         spec = values.get(e.option) or e.default_impl

@@ -249,6 +249,10 @@ def pytest_report_header(config):
     for flag in ("--convention", "--reduction"):
         if values.get(flag) and not (flag == "--reduction" and values[flag] == "sum"):
             opts += f", {flag} {values[flag]}"
+    for order in values.get("--gate-order") or ():  # the labelings the gated plug-ins are checked under
+        opts += f", --gate-order {order}"
+    if (values.get("--gru-update") or "torch") != "torch":
+        opts += f", --gru-update {values['--gru-update']}"
     if values.get("--strict-dtype"):
         opts += ", --strict-dtype"
     return (f"rnn-parity: {opts}, hypothesis profile {settings.get_current_profile_name()}, "

@@ -194,4 +194,10 @@ class ParityMismatch(AssertionError):
 
     def __str__(self) -> str:
         text = super().__str__()
-        return text if self.diagnosis is None else f"{text}\n{self.diagnosis.render()}"
+        if self.diagnosis is None:
+            return text
+        note = getattr(self.diagnosis, "headline_note", lambda: None)()
+        if note:  # right under the headline, which names the example's first tensor
+            head, _, rest = text.partition("\n")
+            text = f"{head}\n{note}\n{rest}" if rest else f"{head}\n{note}"
+        return f"{text}\n{self.diagnosis.render()}"

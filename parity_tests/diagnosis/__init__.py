@@ -46,6 +46,19 @@ class Diagnosis:
     suspects: list = field(default_factory=list)
     probe_case: object = None  # the case the localization and suspects were computed on
     generic: bool = False  # True when that is a generic variant, not the failing case
+    generic_bad: list = field(default_factory=list)  # what differs there, in causal order
+
+    def headline_note(self) -> str | None:
+        """When the generic case's first differing tensor is not the example's: said right
+        under the headline, which names the example's. A shrunk example with all-zero weights
+        can agree in forward where the implementation's forward is wrong (a newcomer went
+        hunting in backward for a GRU whose z was a tanh: the headline said dh0)."""
+        if not (self.generic and self.generic_bad and self.bad) or self.generic_bad[0] == self.bad[0]:
+            return None
+        said = (f"{self.generic_bad[0]} differs first: the forward pass is wrong, which the shrunk example "
+                "above hides (its forward agrees)" if self.forward else
+                f"{self.generic_bad[0]} differs first, which the shrunk example above does not show")
+        return f"On a generic case of this configuration (ordinary random weights; Diagnosis below) {said}."
 
     def render(self) -> str:
         lines = ["Diagnosis:"]
@@ -58,8 +71,9 @@ class Diagnosis:
             size = ", ".join(f"{k}={getattr(c.config, a)}" for k, a in (("T", "seq_len"), ("B", "batch"))
                              if hasattr(c.config, a))
             lines.append(f"  below: localized and matched on a generic case of the same configuration ({size}, "
-                         f"seed={c.seed}, weight_scale=1), which fails too; a shrunk example has "
-                         "too little structure to tell mistakes apart")
+                         f"seed={c.seed}, weight_scale=1), which fails too"
+                         + (f", first at {self.generic_bad[0]}" if self.generic_bad[:1] != self.bad[:1] else "")
+                         + "; a shrunk example has too little structure to tell mistakes apart")
         if self.forward:
             lines.append(f"  forward: {self.forward}")
         if self.backward:
@@ -126,6 +140,8 @@ def diagnose(cls, case, comparisons) -> Diagnosis:
         except Exception:  # noqa: BLE001 - the generic probe is best effort
             pass
     dx.generic = probe_run is not None
+    if dx.generic:
+        dx.generic_bad = [c.tensor for c in probe_run.comparisons if not c.passed]
     try:
         probe_run = probe_run or run_both(cls, case)
         dx.probe_case = probe_run.case
@@ -138,6 +154,26 @@ def diagnose(cls, case, comparisons) -> Diagnosis:
     except Exception as exc:  # noqa: BLE001 - a diagnosis must never hide the mismatch itself
         dx.backward = f"(diagnosis unavailable: {type(exc).__name__}: {exc})"
     return dx
+
+
+def after_forward(probe) -> str:
+    """The backward line when the forward pass already differs (every family's ``localize``):
+    not localized, since every gradient depends on the forward; unless every gradient agrees
+    and only some of the returned states differ, which says the steps are right and the
+    state returned is not the last one computed (a newcomer's GRU returned its reverse
+    direction's h_n from the wrong end and was told "every gradient depends on it")."""
+    def bad(k):
+        return not probe.same(k, probe.mine[k], probe.ref[k], probe.bounds.get(k))
+
+    grads = [k for k in probe.ref if k.startswith(("grad ", "d"))]
+    states = [k for k in probe.ref if k not in grads]
+    wrong = [k for k in states if bad(k)]
+    if wrong and len(wrong) < len(states) and not any(bad(k) for k in grads):
+        right = [k for k in states if k not in wrong]
+        return (f"every gradient agrees, and so {'does' if len(right) == 1 else 'do'} {join(right)}: the steps "
+                f"are computed right, but what is returned as {join(wrong)} is not the last state each direction "
+                "computed (a reverse direction's last is the one after time step 0)")
+    return "not localized: the forward pass already differs, and every gradient depends on it"
 
 
 def _generic_variant(case):

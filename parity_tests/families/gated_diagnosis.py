@@ -37,7 +37,7 @@ import numpy as np
 
 from ..core.contract import zero_inputs
 from ..core.tolerance import allowed_error
-from ..diagnosis import Suspect, join
+from ..diagnosis import Suspect, after_forward, join
 from .gated_common import GRU_GATES, LSTM_GATES, direction_name, parse_param
 
 
@@ -192,6 +192,10 @@ def _run(p: _Problem, m: frozenset) -> dict:
     fwd_order, bwd_order = _order_flag(m, "forward_order"), _order_flag(m, "backward_order")
     output, states, tapes = _forward(_read_in(p, fwd_order) if fwd_order else p, m)
     L, D, T, H, R = p.L, p.D, p.T, p.H, p.R
+    if "h_n_at_last_time" in m:  # each layer's h_n = its output[-1]: the reverse direction's FIRST step
+        states = [states[0].copy()] + states[1:]
+        for layer in range(L):
+            states[0][layer * D + 1] = tapes[layer, 1][1][T - 1]["h_new"]
     lstm = p.kind == "LSTM"
     stacked_as = None
     if bwd_order:  # column block k of the stack <- the gradient of gate bwd_order[k]
@@ -583,6 +587,10 @@ COMMON_MISTAKES = [
      "dW_hh = sum_t da_t^T h_(t-1); the implementation kept the last step's share alone", _RECURRENT),
     (("overwrite_b",), "bias gradients overwritten at each step, not summed over time (db = ..., not +=)",
      "db = sum_t,b da_t; the implementation kept the last step's share alone", lambda p: _RECURRENT(p) and p.bias),
+    (("h_n_at_last_time",), "reverse direction's h_n taken at time step T-1 (h_n = output[-1])",
+     "the reverse direction processes t = T-1..0, so its last state, its part of h_n, is its output at time step 0; "
+     "the implementation returned its output at t = T-1, its first step (output[-1] holds the forward direction's "
+     "last state but the reverse direction's first)", lambda p: p.D == 2 and p.T > 1),
     (("ignores_d_h_n",), "upstream gradient on h_n ignored (d_h_n)",
      "BPTT starts from dL/dh = d_h_n at the last step; the implementation started from zero", _LAYER),
     (("no_grad_to_lower_layer",), "gradient not passed to the layer below",
@@ -842,8 +850,7 @@ def _err(a, b):
 
 def localize(probe):
     fwd = _locate_forward(probe)
-    bwd = ("not localized: the forward pass already differs, and every gradient depends on it"
-           if fwd is not None else _locate_backward(probe))
+    bwd = after_forward(probe) if fwd is not None else _locate_backward(probe)
     return fwd, bwd
 
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..diagnosis import join
+from ..diagnosis import after_forward, join
 from . import rnn_diagnosis
 from .rnn import RNNConfig
 
@@ -34,8 +34,7 @@ _NOT_FOR_A_CELL = {"not_carried", "ignores_d_h_n", "last_output_only", "no_grad_
 # ---------------------------------------------------------------------------------------
 def localize(probe):
     fwd = _locate_forward(probe)
-    bwd = ("not localized: the forward pass already differs, and every gradient depends on it"
-           if fwd is not None else _locate_backward(probe))
+    bwd = after_forward(probe) if fwd is not None else _locate_backward(probe)
     return fwd, bwd
 
 

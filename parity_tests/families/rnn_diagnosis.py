@@ -25,7 +25,7 @@ import numpy as np
 from rnn_parity.reference.elman import rnn_loop_vjp
 
 from ..core.tolerance import allowed_error
-from ..diagnosis import Suspect, join
+from ..diagnosis import Suspect, after_forward, join
 
 _PARAM = re.compile(r"(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$")
 
@@ -61,8 +61,7 @@ def _differs(probe, actual, expected) -> bool:
 
 def localize(probe):
     fwd = _locate_forward(probe)
-    bwd = ("not localized: the forward pass already differs, and every gradient depends on it"
-           if fwd is not None else _locate_backward(probe))
+    bwd = after_forward(probe) if fwd is not None else _locate_backward(probe)
     return fwd, bwd
 
 

@@ -74,6 +74,8 @@ def test_planted_gated_bug_is_named_first(entry):
     # a backward mistake is localized in backward, a forward one in forward
     if entry.first in ("output", "h_next"):
         assert d.forward and d.backward.startswith("not localized"), d.render()
+    elif entry.first in ("h_n", "c_n"):  # the steps right, a returned state wrong
+        assert d.forward and d.backward.startswith("every gradient agrees"), d.render()
     else:
         assert d.forward is None and d.backward.startswith("forward agrees"), d.render()
 
@@ -314,3 +316,32 @@ def test_a_case_that_is_already_generic_is_not_said_to_be_shrunk():
     cls = GATED_PLANTED[0].cls
     d = diagnose(cls, case, comparisons(cls, case))
     assert d.bad and not d.generic and "below:" not in d.render(), d.render()
+
+
+def test_a_forward_mistake_hidden_by_a_shrunk_example_is_said_under_the_headline():
+    """All-zero weights make every gate 0.5 whatever the order it is read in, so the example's
+    forward agrees and its headline names a gradient; the generic case's forward differs, and
+    the line under the headline says so (a newcomer went hunting in backward)."""
+    cls = ENTRY["gru_gate_order_r_z"].cls
+    case = Case(FAMILIES["gru"].config_cls(**GATED_BASE["gru"]), seed=11, zero_weights=True)
+    with pytest.raises(ParityMismatch) as info:
+        assert_parity(cls, case)
+    text = str(info.value)
+    head, note = text.splitlines()[:2]
+    assert not head.startswith("output"), head  # the example's forward agrees
+    assert note.startswith("On a generic case of this configuration") and \
+        "output differs first: the forward pass is wrong" in note, text
+    assert "which fails too, first at output" in text
+    # a case whose first tensor is the generic case's too gets no such line
+    with pytest.raises(ParityMismatch) as info:
+        assert_parity(cls, _case("gru"))
+    assert "On a generic case" not in str(info.value)
+
+
+def test_a_wrong_final_state_with_every_gradient_right_is_not_blamed_on_the_forward_pass():
+    """Only h_n differs: the steps are right, so "every gradient depends on it" would send the
+    reader into a backward that is correct (a newcomer's GRU returned output[-1] as h_n)."""
+    d = _diagnose(gated.GRUReverseHnAtLastTime, "gru", bidirectional=True)
+    assert d.bad == ["h_n"], d.render()
+    assert d.backward.startswith("every gradient agrees, and so does output: the steps are computed right, but what "
+                                 "is returned as h_n is not the last state"), d.render()

@@ -20,6 +20,7 @@ from parity_tests.core.messages import ParityMismatch
 from parity_tests.families import FAMILIES, ROWS
 from parity_tests.planted.gated import GATED_BASE, GATED_PLANTED, GRU, LSTM, GRUCell, LSTMCell
 from parity_tests.properties import assert_parity, run_property
+from parity_tests.meta_tests._subprocess import run_pytest
 
 CORRECT = {"lstm": LSTM, "gru": GRU, "lstm_cell": LSTMCell, "gru_cell": GRUCell}
 
@@ -54,3 +55,14 @@ def test_correct_gated_class_written_differently_passes_every_row(row):
     ran, declined = run_property(CORRECT[row.family], row,
                                  settings=settings(max_examples=5, derandomize=True, database=None))
     assert ran > 0 and not declined
+
+
+def test_the_report_header_names_the_labelings_the_plug_ins_are_checked_under():
+    """--gate-order and --gru-update change what the class is compared as: the header says so
+    (a newcomer could not tell from it whether they were applied)."""
+    proc = run_pytest("parity_tests/tests/test_parity.py", "--co", "--gru-impl",
+                      "parity_tests.planted.gated:GRUKerasComplement", "--gate-order", "zrh", "--gru-update", "complement")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    header = next(ln for ln in proc.stdout.splitlines() if ln.startswith("rnn-parity: "))
+    assert header.startswith("rnn-parity: --gru-impl parity_tests.planted.gated:GRUKerasComplement, --gate-order zrh, "
+                             "--gru-update complement, hypothesis profile ci"), header

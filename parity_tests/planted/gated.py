@@ -821,6 +821,18 @@ class GRUReverseNotReordered(GRU):
         return list(dys)
 
 
+class GRUReverseHnAtLastTime(GRU):
+    """h_n = output[-1]: right for the forward direction, the reverse direction's first step
+    (its last state is its output at t = 0). One layer (``output`` is the last layer's)."""
+
+    def forward(self, x, h0=None):
+        out, h_n = super().forward(x, h0)
+        if self.D == 2 and np.ndim(out) == 3:
+            h_n = h_n.copy()
+            h_n[-1] = (out.swapaxes(0, 1) if self.batch_first else out)[-1, :, self.H:]
+        return out, h_n
+
+
 class GRUZeroedDh0(GRU):
     """dh0 returned as zeros."""
 
@@ -993,6 +1005,10 @@ GATED_PLANTED = [
        "the reverse direction's input gradient is wrong (bidirectional, T >= 2)",
        "bidirectional, T >= 2", {"bidirectional": False},
        suspect="reverse direction not re-ordered"),
+    _P("gru_reverse_h_n_at_last_time", "gru", GRUReverseHnAtLastTime, "h_n", {"bidirectional": True},
+       "output and every gradient are right; only the reverse direction's h_n is another step's state",
+       "bidirectional, T >= 2", {"bidirectional": False},
+       suspect="reverse direction's h_n taken at time step T-1 (h_n = output[-1])"),
     _P("gru_zeroed_dh0", "gru", GRUZeroedDh0, "dh0", {},
        "dx and the weights are right; the initial state gets no gradient",
        suspect="dh0 not propagated to the initial state (returned as zero)"),

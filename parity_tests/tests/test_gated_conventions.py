@@ -244,6 +244,15 @@ def test_options_adapt_the_plugin(option, spec, values):
      r"rows, cs231n, columns; --cell-impl: cs231n, columns; --lstm-impl: cs231n, columns; --lstm-cell-impl: "
      r"cs231n, columns\)"),
     ({"--gru-impl": "parity_tests.planted.gated:GRU", "--convention": "cs231n"}, "describes none of the plug-ins"),
+    # a labeling of a family not given describes nothing (an LSTM's order beside a GRU alone
+    # was silently unused, and the run passed)
+    ({"--gru-impl": "parity_tests.planted.gated:GRU", "--gate-order": ["ifgo"]},
+     r"--gate-order ifgo is an order of the LSTM's gates, but no LSTM plug-in is given \(--lstm-impl or "
+     r"--lstm-cell-impl\)"),
+    ({"--lstm-impl": "parity_tests.planted.gated:LSTMGatesIFOG", "--gate-order": ["ifog", "zrh"]},
+     "--gate-order zrh is an order of the GRU's gates, but no GRU plug-in is given"),
+    ({"--lstm-cell-impl": "parity_tests.planted.gated:LSTMCell", "--gru-update": "complement"},
+     r"--gru-update complement describes a GRU, but no GRU plug-in is given \(--gru-impl or --gru-cell-impl\)"),
 ])
 def test_bad_convention_options_are_named(values, match):
     from parity_tests.options import resolve
@@ -252,18 +261,26 @@ def test_bad_convention_options_are_named(values, match):
         resolve(_option_values(**values))
 
 
+def test_keras_names_both_kinds_and_needs_only_one_of_them_given():
+    from parity_tests.options import resolve
+
+    impls = resolve(_option_values(**{"--gru-impl": "parity_tests.planted.gated:GRUKeras", "--gate-order": ["keras"]}))
+    assert impls["gru"].gate_order == "zrn"
+
+
 def test_rnn_parity_check_passes_the_convention_options_to_pytest(monkeypatch):
     from parity_tests import cli
 
     seen = []
     monkeypatch.setattr(pytest, "main", lambda args: seen.append(args) or 0)
     spec = "parity_tests.planted.gated:GRUKerasComplement"
-    assert cli.check(["--gru-impl", spec, "--gate-order", "zrh", "--gate-order", "ifco", "--gru-update", "complement"]) == 0
+    assert cli.check(["--gru-impl", spec, "--lstm-impl", "parity_tests.planted.gated:LSTM", "--gate-order", "zrh",
+                      "--gate-order", "ifco", "--gru-update", "complement"]) == 0
     assert cli.check(["--gru-impl", spec]) == 0
     given_args, plain_args = seen
     joined = " ".join(given_args)
     assert "--gate-order zrh --gate-order ifco" in joined and "--gru-update complement" in joined
-    assert "--parity-only gru" in joined
+    assert "--parity-only lstm,gru" in joined
     assert "--gate-order" not in plain_args and "--gru-update" not in plain_args
 
 
