@@ -247,6 +247,12 @@ def _batch_factor(probe: Probe, grads: list) -> list:
                                     f"implementation divided every parameter gradient by {factor}. If your "
                                     "loss is a mean over the batch, run with --reduction mean"),
                             {**ref, **{k: ref[k] / factor for k in grads}}))
+        biases = [k for k in grads if "bias" in k]
+        if B > 1 and biases and len(biases) < len(grads):  # `db = da.sum(0) / N` beside summed weights
+            out.append((Suspect(f"bias gradients alone averaged over the batch (divided by B = {B})",
+                                "db = sum over batch and time of da_t, like every weight's gradient; the "
+                                f"implementation divided the bias gradients alone by {B} (the weights' are sums)"),
+                        {**ref, **{k: ref[k] / B for k in biases}}))
     elif B > 1:
         out.append((Suspect(f"weight gradients summed over the batch though --reduction mean was given "
                             f"(B = {B} times too large)",

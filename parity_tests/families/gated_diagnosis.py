@@ -155,9 +155,11 @@ def _forward(p: _Problem, m: frozenset):
                     hw = h @ w_hh.T  # without b_hh
                     a_r = ax[:, :H] + hw[:, :H] + b_hh[:H]
                     a_z = ax[:, H:2 * H] + hw[:, H:2 * H] + b_hh[H:2 * H]
-                    r, z = _sig(a_r), _sig(a_z)
+                    # "r_tanh" / "z_tanh": the gate through tanh instead of sigmoid, forward
+                    r = np.tanh(a_r) if "r_tanh" in m else _sig(a_r)
+                    z = np.tanh(a_z) if "z_tanh" in m else _sig(a_z)
                     hw_n, b_hn = hw[:, 2 * H:], b_hh[2 * H:]
-                    if "reset_before" in m:  # n = tanh(W_in x + b_in + W_hn (r * h) + b_hn): Cho et al.'s GRU
+                    if "reset_before" in m or "reset_before_forward" in m:  # Cho et al.'s: W_hn (r * h)
                         hw_n = (r * h) @ w_hh[2 * H:].T
                         n = np.tanh(ax[:, 2 * H:] + hw_n + b_hn)
                     elif "bhn_outside" in m:  # n = tanh(W_in x + b_in + r * (W_hn h) + b_hn)
@@ -282,7 +284,8 @@ def _run(p: _Problem, m: frozenset) -> dict:
                         da_r = da_n * q_r
                     da_z = dz if "sigmoid_prime_missing_z" in m else dz * sg(tp["a_z"], z)
                     da_x = np.concatenate([da_r, da_z, da_n], axis=1)
-                    da_h = np.concatenate([da_r, da_z, da_n * r], axis=1)
+                    # "dq_n_without_r": the gradient of W_hn h + b_hn taken as da_n, not da_n * r
+                    da_h = np.concatenate([da_r, da_z, da_n if "dq_n_without_r" in m else da_n * r], axis=1)
                     if "b_hn_grad_outside" in m:
                         g_bhh[2 * H:] += da_n.sum(axis=0) - (da_n * r).sum(axis=0)
                 if stacked_as is not None:  # "backward_order=...": the gradients stacked in another order
@@ -308,6 +311,8 @@ def _run(p: _Problem, m: frozenset) -> dict:
                 d_in[t] += da_x @ w_dx
                 if "reset_before" in m:  # h reaches a_n through r * h alone: that part is in direct
                     sent = direct + da_h[:, :2 * H] @ w_dh[:2 * H]
+                elif "dh_n_without_r" in m:  # dh through W_hn from da_n, not da_n * r (dh alone)
+                    sent = direct + da_h[:, :2 * H] @ w_dh[:2 * H] + da_n @ w_dh[2 * H:]
                 else:
                     sent = direct + da_h @ w_dh  # dL/dh_(t-1) through this step
                 carry_h = np.zeros_like(sent) if "h_not_carried" in m or "h_not_added" in m else sent
@@ -527,6 +532,28 @@ GRU_MISTAKES = [
     (("sigmoid_from_preactivation",), "sigmoid derivative computed from the pre-activation",
      "sigmoid'(a) = s (1 - s) with s = sigmoid(a); the implementation used a (1 - a) for the gates r, z",
      lambda p: True),
+    (("dh_n_without_r",), "dh_(t-1) through W_hn from da_n, without r (da_n W_hn, not (r * da_n) W_hn)",
+     "n = tanh(... + r * (W_hn h + b_hn)): what reaches h_(t-1) through W_hn is (r * da_n) W_hn; the implementation "
+     "left out r there (dW_hn and the biases are right)", lambda p: True),
+    (("dq_n_without_r",), "the gradient of W_hn h + b_hn taken as da_n, without r",
+     "n = tanh(... + r * (W_hn h + b_hn)): d(W_hn h + b_hn) = r * da_n, so dW_hn, db_hn and dh_(t-1) take r * da_n; "
+     "the implementation used da_n for all three", lambda p: True),
+    (("z_tanh",), "update gate z computed with tanh instead of sigmoid (forward), backward with sigmoid's derivative",
+     "z = sigmoid(a_z); the implementation's forward computed tanh(a_z), and its backward kept z (1 - z) on that z",
+     lambda p: True),
+    (("r_tanh",), "reset gate r computed with tanh instead of sigmoid (forward), backward with sigmoid's derivative",
+     "r = sigmoid(a_r); the implementation's forward computed tanh(a_r), and its backward kept r (1 - r) on that r",
+     lambda p: True),
+    (("reset_before_forward",), "GRU reset gate applied to h before W_hn in forward (n = tanh(W_in x + b_in + "
+     "W_hn (r * h) + b_hn)), backward with torch's formulas",
+     "torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); the implementation's forward applies r to h first (Cho "
+     "et al.'s, d2l.ai's GRU), and its backward keeps torch's formulas (da_r = da_n * q r (1 - r) with its q = "
+     "W_hn (r * h) + b_hn, d(W_hn h) = r * da_n)", lambda p: True),
+    (("bhn_outside", "reset_grad_without_b_hn"), "GRU b_hn outside the reset gate (forward), backward with torch's "
+     "formulas on W_hn h without b_hn",
+     "torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); the implementation's forward computed "
+     "tanh(W_in x + b_in + r * (W_hn h) + b_hn), and its backward kept torch's formulas on what it cached, W_hn h "
+     "(da_r = da_n * (W_hn h) r (1 - r), d b_hn = sum da_n * r)", lambda p: p.bias),
     (("sigmoid_prime_missing_r",), "reset gate's sigmoid' missing (da_r = da_n * (W_hn h + b_hn))",
      "r = sigmoid(a_r): da_r = da_n * (W_hn h + b_hn) * r (1 - r); the implementation left out r (1 - r)",
      lambda p: True),
@@ -825,6 +852,21 @@ def mutants(probe) -> list:
                                                    f"--gate-order {order} --gru-update complement")
                 out.append((Suspect(name + " and the GRU update written the other way", eq),
                             p.to_contract(_relabeled(p, order, complement=True))))
+    # one gate's square block of a weight gradient transposed (a class with a matrix per gate:
+    # g["Whr"] += h_prev.T @ da_r where da_r.T @ h_prev belongs)
+    base = None
+    for k in (k for k in p.params if k.startswith(("weight_ih", "weight_hh"))):
+        if p.params[k].shape[1] != p.H:
+            continue
+        base = base or p.to_contract(_run(p, frozenset()))
+        ck = f"grad {k.removesuffix('_l0') if p.cell else k}"  # the contract's name (a cell's has no _l0)
+        for j, g in enumerate(p.gates):
+            v = base[ck].copy()
+            v[j * p.H:(j + 1) * p.H] = v[j * p.H:(j + 1) * p.H].T
+            w = f"W_{'i' if 'ih' in k else 'h'}{g}"
+            out.append((Suspect(f"gate {g}'s block of {ck} transposed", f"d{w} = sum_t da_{g},t^T "
+                                f"{'x_t' if 'ih' in k else 'h_(t-1)'} is (out, in); the implementation returned its "
+                                f"transpose for that block (the others are right)"), {**base, ck: v}))
     for flags, name, eq, applies in mistakes(p.kind):
         if flags == ("zeroed_initial_grads",) and not {"dc0", "dc"} & set(probe.ref):
             continue  # no cell-state gradient compared (a course convention): the generic "dh0 ... as zero" says it

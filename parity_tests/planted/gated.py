@@ -230,13 +230,25 @@ class _GRUSteps(_Slices):
         """sigmoid' of gate r or z (the shared ``sig_grad``; a hook per gate)."""
         return self.sig_grad(a, s)
 
+    def gate_act(self, gate, a):
+        """r, z = sigmoid(a_r), sigmoid(a_z)."""
+        return sigmoid(a)
+
+    def recurrent_n(self, w, h, r):
+        """What n's recurrent product multiplies: h W_hn^T (r applied after it)."""
+        return _mm(h, w["hh"]["n"].T)
+
+    def reset_operand(self, hw_n, b_hn):
+        """q = h W_hn^T + b_hn, what r multiplies (the tape's, read by da_r)."""
+        return hw_n + b_hn
+
     # -- the step --------------------------------------------------------------------------
     def step(self, w, x, states):
         (h,) = states
         a_r, a_z = self.preact(w, "r", x, h), self.preact(w, "z", x, h)
-        r, z = sigmoid(a_r), sigmoid(a_z)
+        r, z = self.gate_act("r", a_r), self.gate_act("z", a_z)
         gi_n = _mm(x, w["ih"]["n"].T)
-        hw_n = _mm(h, w["hh"]["n"].T)
+        hw_n = self.recurrent_n(w, h, r)
         if w["bih"] is not None:
             gi_n = gi_n + w["bih"]["n"]
             b_hn = w["bhh"]["n"]
@@ -247,7 +259,7 @@ class _GRUSteps(_Slices):
             h_new = z * n + (1 - z) * h
         else:
             h_new = (1 - z) * n + z * h
-        tape = dict(x=x, h=h, a_r=a_r, a_z=a_z, r=r, z=z, n=n, q=hw_n + b_hn)
+        tape = dict(x=x, h=h, a_r=a_r, a_z=a_z, r=r, z=z, n=n, q=self.reset_operand(hw_n, b_hn))
         return (h_new,), tape
 
     def step_back(self, w, t, d_states):
@@ -778,6 +790,58 @@ class GRUSigmoidPrimeMissingZ(GRU):
         return np.ones_like(s) if gate == "z" else super().gate_sig_grad(gate, a, s)
 
 
+class GRUZTanh(GRU):
+    """z = tanh(a_z) in forward; the backward keeps z (1 - z) on that z."""
+
+    def gate_act(self, gate, a):
+        return np.tanh(a) if gate == "z" else super().gate_act(gate, a)
+
+
+class GRUResetBeforeForwardOnly(GRU):
+    """n = tanh(x W_in^T + b_in + (r h) W_hn^T + b_hn) in forward (d2l.ai's), torch's backward
+    formulas kept on what it cached (q = (r h) W_hn^T + b_hn)."""
+
+    def recurrent_n(self, w, h, r):
+        return _mm(r * h, w["hh"]["n"].T)
+
+    def n_preact(self, gi_n, hw_n, b_hn, r):
+        return gi_n + hw_n + b_hn
+
+
+class GRUBhnOutsideCachedWithoutBhn(GRUBhnOutsideReset):
+    """b_hn outside r in forward, and the cached q = h W_hn^T without b_hn (da_r from it)."""
+
+    def reset_operand(self, hw_n, b_hn):
+        return hw_n
+
+
+class GRUDhThroughWhnWithoutR(GRU):
+    """dh_prev through W_hn from da_n, without r (dW_hn and the biases right)."""
+
+    def input_grads(self, w, da, dq):
+        return super().input_grads(w, da, dict(dq, n=da["n"]))
+
+
+class GRUWhrBlockTransposed(GRU):
+    """g["Whr"] += h_prev.T @ da_r: gate r's block of dW_hh transposed (H = R, square)."""
+
+    def _sum_over_time(self, grads, sfx, w, contribs):
+        super()._sum_over_time(grads, sfx, w, contribs)
+        k, H = self.gate_order.index("r"), self.H
+        block = grads[f"weight_hh{sfx}"][k * H:(k + 1) * H]
+        block[...] = block.T.copy()
+
+
+class GRUBiasGradsMean(GRU):
+    """db = da.sum(0) / B beside summed weight gradients."""
+
+    def _backward(self, d_output, d_finals):
+        out = super()._backward(d_output, d_finals)
+        B = self._cache[2]
+        self.grads = {k: v / B if k.startswith("bias") else v for k, v in self.grads.items()}
+        return out
+
+
 class GRUWhnGradOverwritten(GRU):
     """dW_hn = ... at each step instead of += (the last step processed in backward, t = 0 of
     a forward direction, is what is left); every other block is summed."""
@@ -871,6 +935,21 @@ class GRUCellResetBefore(_ResetBefore, GRUCell):
 class LSTMCellCandidateSigmoid(LSTMCell):
     def candidate(self, a_g):
         return sigmoid(a_g)
+
+
+class GRUCellRTanh(GRUCell):
+    def gate_act(self, gate, a):
+        return np.tanh(a) if gate == "r" else super().gate_act(gate, a)
+
+
+class GRUCellDqNWithoutR(GRUCell):
+    """The gradient of h W_hn^T + b_hn taken as da_n (dW_hn, db_hn and dh alike)."""
+
+    def input_grads(self, w, da, dq):
+        return super().input_grads(w, da, dict(dq, n=da["n"]))
+
+    def weight_contrib(self, w, x, h_prev, da, dq):
+        return super().weight_contrib(w, x, h_prev, da, dict(dq, n=da["n"]))
 
 
 class GRUCellZSwappedInBackward(GRUCell):
@@ -987,6 +1066,25 @@ GATED_PLANTED = [
     _P("gru_sigmoid_prime_missing_z", "gru", GRUSigmoidPrimeMissingZ, "dx", {},
        "da_z lacks z (1 - z) at every step, and dx includes da_z W_iz",
        suspect="update gate's sigmoid' missing (da_z = dh' * (h - n))"),
+    _P("gru_z_tanh", "gru", GRUZTanh, "output", {}, "z is a tanh: forward differs",
+       suspect="update gate z computed with tanh instead of sigmoid (forward), backward with sigmoid's derivative"),
+    _P("gru_reset_before_forward_only", "gru", GRUResetBeforeForwardOnly, "output", {},
+       "r applied to h before W_hn: forward differs",
+       suspect="GRU reset gate applied to h before W_hn in forward (n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)), "
+               "backward with torch's formulas"),
+    _P("gru_b_hn_outside_cached_without_b_hn", "gru", GRUBhnOutsideCachedWithoutBhn, "output", {},
+       "a different model: forward differs (needs bias=True)", "bias=True", {"bias": False},
+       suspect="GRU b_hn outside the reset gate (forward), backward with torch's formulas on W_hn h without b_hn"),
+    _P("gru_dh_through_w_hn_without_r", "gru", GRUDhThroughWhnWithoutR, "dx", {},
+       "dh_(t-1) is wrong at every step but the first processed, and so is dx before the last step (T >= 2; at "
+       "T = 1 only dh0)", "T >= 2 (at T = 1: dh0 only)",
+       suspect="dh_(t-1) through W_hn from da_n, without r (da_n W_hn, not (r * da_n) W_hn)"),
+    _P("gru_w_hr_block_transposed", "gru", GRUWhrBlockTransposed, "grad weight_hh_l0", {},
+       "only gate r's block of dW_hh is touched",
+       suspect="gate r's block of grad weight_hh_l0 transposed"),
+    _P("gru_bias_grads_mean", "gru", GRUBiasGradsMean, "grad bias_ih_l0", {},
+       "only the bias gradients are divided (B >= 2)", "B >= 2", {"batch": 1},
+       suspect="bias gradients alone averaged over the batch (divided by B = 3)"),
     _P("gru_w_hn_grad_overwritten", "gru", GRUWhnGradOverwritten, "grad weight_hh_l0", {},
        "only gate n's rows of dW_hh keep one step's share (T >= 2)", "T >= 2", {"seq_len": 1},
        suspect="W_hn's gradient overwritten at each step, not summed over time (gate n's rows of dW_hh: "
@@ -1031,6 +1129,11 @@ GATED_PLANTED = [
     _P("lstm_cell_candidate_sigmoid", "lstm_cell", LSTMCellCandidateSigmoid, "h_next", {},
        "g is a sigmoid: forward differs",
        suspect="candidate g computed with sigmoid instead of tanh (forward), backward with tanh's derivative"),
+    _P("gru_cell_r_tanh", "gru_cell", GRUCellRTanh, "h_next", {}, "r is a tanh: forward differs",
+       suspect="reset gate r computed with tanh instead of sigmoid (forward), backward with sigmoid's derivative"),
+    _P("gru_cell_dq_n_without_r", "gru_cell", GRUCellDqNWithoutR, "dh", {},
+       "dx is right (da_n is); dh, dW_hn and db_hn lack r",
+       suspect="the gradient of W_hn h + b_hn taken as da_n, without r"),
     _P("gru_cell_z_swapped_in_backward", "gru_cell", GRUCellZSwappedInBackward, "dx", {},
        "da_n scaled by z instead of 1 - z",
        suspect="z and 1 - z swapped in backward"),
