@@ -71,7 +71,7 @@ def resolve(values: dict) -> dict:
     from .families.conventions import FAMILY_CONVENTIONS, MODULE_CONVENTIONS, adapt
     from .core.contract import load_impl, load_module, with_reduction
     from .core.dtypes import with_dtype_policy
-    from .families.gated_conventions import GATED_FAMILIES, adapt_gated, gate_orders
+    from .families.gated_conventions import GATED_FAMILIES, NAMED_ORDERS, adapt_gated, gate_orders
 
     convention, reduction = values.get("--convention"), values.get("--reduction") or "sum"
     known = sorted({c for conventions in FAMILY_CONVENTIONS.values() for c in conventions})
@@ -108,7 +108,8 @@ def resolve(values: dict) -> dict:
     options_of = {kind: " or ".join(e.option for e in CATALOG if GATED_FAMILIES.get(e.name) == kind)
                   for kind in ("lstm", "gru")}
     unused = sorted({kind for kind in orders if kind not in kinds_given})
-    if unused and not (len(orders) == 2 and len(set(orders.values())) == 1 and kinds_given):  # keras: both kinds
+    named = any(str(v).strip().lower() in NAMED_ORDERS for v in orders.values())  # keras: both kinds at once
+    if unused and not named:
         kind = unused[0]
         raise ValueError(f"--gate-order {orders[kind]} is an order of the {kind.upper()}'s gates, but no "
                          f"{kind.upper()} plug-in is given ({options_of[kind]}): it would describe nothing")

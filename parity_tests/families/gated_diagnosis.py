@@ -373,18 +373,21 @@ def _read_in(p: _Problem, order: str, signed=lambda v: v) -> _Problem:
     H, G = p.H, p.gates
     to_model = [order.index(g) for g in G]  # model block j <- params block to_model[j]
     q = _Problem(**{f: getattr(p, f) for f in p.__dataclass_fields__ if f != "gates"})
-    q.params = {k: signed(np.concatenate([v[k * H:(k + 1) * H] for k in to_model], axis=0)) if _gated(k) else v
-                for k, v in p.params.items()}
+    q.params = {k: signed(v) if _gated(k) else v for k, v in _take_blocks(H, p.params, to_model).items()}
     return q
+
+
+def _take_blocks(H: int, arrays: dict, idx: list) -> dict:
+    """``arrays`` (by name) with block k of every stacked gate parameter taken from block
+    idx[k] (weight_hr as it is)."""
+    return {k: np.concatenate([v[j * H:(j + 1) * H] for j in idx], axis=0) if _gated(k) else v
+            for k, v in arrays.items()}
 
 
 def _blocks_as(p: _Problem, arrays: dict, order: str) -> dict:
     """``arrays`` (by name) with the gate blocks of every stacked parameter put in ``order``:
     block k holds gate order[k]'s."""
-    H = p.H
-    idx = [p.gates.index(g) for g in order]
-    return {k: np.concatenate([v[j * H:(j + 1) * H] for j in idx], axis=0) if _gated(k) else v
-            for k, v in arrays.items()}
+    return _take_blocks(p.H, arrays, [p.gates.index(g) for g in order])
 
 
 def _relabeled(p: _Problem, order: str | None = None, complement: bool = False) -> dict:
@@ -397,20 +400,16 @@ def _relabeled(p: _Problem, order: str | None = None, complement: bool = False) 
     (1 - sigmoid(a) = sigmoid(-a)), and its z rows' gradients are that model's negated."""
     H, G = p.H, p.gates
     order = order or G
-    back = [G.index(g) for g in order]  # implementation block k <- model block back[k]
     sign = np.ones(len(G) * H)
     if complement:
         sign[G.index("z") * H:(G.index("z") + 1) * H] = -1.0
 
-    def blocks(v, idx):
-        return np.concatenate([v[k * H:(k + 1) * H] for k in idx], axis=0)
-
     def signed(v):
         return v * (sign[:, None] if v.ndim == 2 else sign)
 
-    q = _read_in(p, order, signed)
-    r = _run(q, frozenset())
-    r["grads"] = {k: blocks(signed(v), back) if _gated(k) else v for k, v in r["grads"].items()}
+    r = _run(_read_in(p, order, signed), frozenset())
+    # implementation block k <- the model's gate order[k], its z rows negated back
+    r["grads"] = _blocks_as(p, {k: signed(v) if _gated(k) else v for k, v in r["grads"].items()}, order)
     return r
 
 
@@ -790,6 +789,7 @@ _DECLARED_COMPLEMENT_EQ = ("--gru-update complement says the implementation comp
 def mutants(probe) -> list:
     p = _Problem.from_probe(probe)
     out = []
+    correct = _run(p, frozenset())  # torch's numbers by the engine: the base of the relabelings below
     # A convention already declared (families/gated_conventions.adapt_gated) gets no hint to
     # declare it; the other one still does (a Keras GRU differs from torch in both).
     given_order = getattr(probe.cls, "gate_order", None) if getattr(probe.cls, "Learner", None) else None
@@ -820,8 +820,7 @@ def mutants(probe) -> list:
                 if pass_ == "per_gate":  # read in order throughout, the gradients not permuted back
                     r = _run(_read_in(p, order), frozenset())
                 elif pass_ == "rows":  # all right, the gradients' blocks stacked in order
-                    r = _run(p, frozenset())
-                    r["grads"] = _blocks_as(p, r["grads"], order)
+                    r = dict(correct, grads=_blocks_as(p, correct["grads"], order))
                 else:
                     r = _run(p, frozenset({f"{pass_}_order={order}"}))
                 out.append((Suspect(name, eq), p.to_contract(r)))
@@ -854,11 +853,10 @@ def mutants(probe) -> list:
                             p.to_contract(_relabeled(p, order, complement=True))))
     # one gate's square block of a weight gradient transposed (a class with a matrix per gate:
     # g["Whr"] += h_prev.T @ da_r where da_r.T @ h_prev belongs)
-    base = None
+    base = p.to_contract(correct)
     for k in (k for k in p.params if k.startswith(("weight_ih", "weight_hh"))):
         if p.params[k].shape[1] != p.H:
             continue
-        base = base or p.to_contract(_run(p, frozenset()))
         ck = f"grad {k.removesuffix('_l0') if p.cell else k}"  # the contract's name (a cell's has no _l0)
         for j, g in enumerate(p.gates):
             v = base[ck].copy()
