@@ -1,0 +1,92 @@
+"""Two ways a verdict could mislead, found by newcomers running the book ゼロから作るDeep
+Learning ❷'s layers (``properties.run_property``, ``diagnosis._float32_sized``):
+
+* a row "passed" for a plug-in that declined every informative draw: the configurations it
+  accepts (one layer, no bias) are hypothesis's simplest, drawn with zero scales, where a
+  GRU that is not torch's agrees with torch. The generic case added after hypothesis fails it.
+* a float64 case whose only differences are float32 rounding (a float32 buffer) was
+  diagnosed "the forward pass is wrong ... suspects: none"; the diagnosis now says precision.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+from parity_tests import properties
+from parity_tests.core.cases import Case
+from parity_tests.core.messages import ParityMismatch
+from parity_tests.core.runs import comparisons as run_comparisons
+from parity_tests.diagnosis import diagnose
+from parity_tests.families import FAMILIES, row_by_name
+from parity_tests.families.gru import GRUConfig
+from parity_tests.families.rnn import RNNConfig
+from parity_tests.planted.gated import GRUResetBefore
+from rnn_parity import scratch
+
+ZERO = Case(GRUConfig(input_size=2, hidden_size=3, seq_len=3, batch=2, bias=False), seed=5,
+            weight_scale=0.0, input_scale=0.0, zero_weights=True, zero_inputs=True)
+
+
+@pytest.fixture
+def degenerate_draws_only(monkeypatch):
+    """The GRU rows draw only ZERO and have no edge cases: what a plug-in declining every
+    other draw leaves of them."""
+    monkeypatch.setattr(properties, "cases", lambda family, **pins: st.just(ZERO))
+    monkeypatch.setitem(properties.FAMILIES, "gru", replace(FAMILIES["gru"], edge_cases=lambda pins: []))
+
+
+def test_a_different_model_seen_only_on_zero_weights_fails_on_the_generic_case_after(degenerate_draws_only):
+    with pytest.raises(ParityMismatch) as info:
+        properties.run_property(GRUResetBefore, row_by_name("gru_no_bias"))
+    assert "weight_scale=1, input_scale=1" in str(info.value)
+    assert "all had zero weights or inputs" in "\n".join(info.value.__notes__)
+    assert "GRU reset gate applied to h before W_hn" in str(info.value)
+
+
+def test_a_correct_plug_in_passes_with_the_generic_case_counted(degenerate_draws_only):
+    checked, declined = properties.run_property(scratch.GRU, row_by_name("gru_no_bias"))
+    assert checked == 2 and not declined  # ZERO (hypothesis runs it once: st.just) and the generic case
+
+
+def test_informative_means_nonzero_weights_and_inputs():
+    assert not properties.informative(ZERO)
+    generic = properties.generic_variant(ZERO, {"min_weight_scale": 1.0})
+    assert properties.informative(generic) and generic.config == ZERO.config
+    assert properties.generic_variant(ZERO, {"max_weight_scale": 0.5}).weight_scale == 0.5  # the row's bounds
+
+
+class _Float32Output(scratch.RNN):
+    """A correct RNN that stores its output in a float32 buffer (the book's dtype='f')."""
+
+    cast_back = False
+
+    def forward(self, x, h0=None):
+        out, h_n = super().forward(x, h0)
+        out = out.astype(np.float32)
+        return (out.astype(x.dtype) if self.cast_back else out), h_n
+
+
+class _Float32OutputCastBack(_Float32Output):
+    cast_back = True
+
+
+@pytest.mark.parametrize("cls, how", [(_Float32Output, "output came back as float32"),
+                                      (_Float32OutputCastBack, "everything came back as float64")])
+def test_float32_rounding_alone_is_diagnosed_as_precision_not_as_a_wrong_forward(cls, how):
+    case = Case(RNNConfig(input_size=3, hidden_size=4, seq_len=5, batch=3), seed=1)
+    comparisons = run_comparisons(cls, case)
+    assert [c.tensor for c in comparisons if not c.passed] == ["output"]
+    d = diagnose(cls, case, comparisons)
+    text = d.render()
+    assert "precision: every difference is within float32's budget" in text and how in text
+    assert "  suspects" not in text and "forward:" not in text and d.headline_note() is None
+
+
+def test_a_real_mistake_is_still_localized_and_named():
+    from parity_tests.planted.gated import GRUResetBefore as Wrong
+
+    case = Case(GRUConfig(input_size=3, hidden_size=4, seq_len=5, batch=3), seed=1)
+    d = diagnose(Wrong, case, run_comparisons(Wrong, case))
+    assert d.precision is None and any("reset gate applied to h before" in s.name for s in d.suspects)
