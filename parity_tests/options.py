@@ -25,8 +25,9 @@ def option_specs() -> list[tuple[tuple[str, ...], dict]]:
     specs += [
         (("--convention",), dict(default=None, metavar="NAME",
                                  help="the plug-in is written in this convention: --rnn-impl column, rows, "
-                                      "cs231n (a module of functions), columns (deeplearning.ai); --cell-impl, "
-                                      "--lstm-impl and --lstm-cell-impl cs231n, columns; README, Conventions")),
+                                      "cs231n (a module of functions), columns (deeplearning.ai), dlfs2 (Deep Learning from "
+                                      "Scratch 2's TimeRNN); --cell-impl, --lstm-impl and --lstm-cell-impl "
+                                      "cs231n, columns, dlfs2; README, Conventions")),
         (("--reduction",), dict(default="sum", choices=REDUCTIONS,
                                 help="how your weight and bias gradients reduce over the batch: sum "
                                      "(torch's, the default) or mean (divided by the batch size)")),

@@ -77,6 +77,8 @@ CONVENTIONS = {
               "x (N, T, D), Wx (D, H), b (H,)",
     "columns": "deeplearning.ai: a module with rnn_forward(x, a0, parameters) and rnn_backward(da, caches); "
                "x (n_x, m, T), Wax (n_a, n_x), ba (n_a, 1)",
+    "dlfs2": "Deep Learning from Scratch 2 (common/time_layers.py): the class TimeRNN(Wx, Wh, b, stateful), "
+             "forward(xs) -> hs, backward(dhs) -> dxs; xs (N, T, D), Wx (D, H), b (H,)",
 }
 # The gated families' course conventions (--lstm-impl my_layers --convention cs231n).
 LSTM_CONVENTIONS = {
@@ -84,17 +86,22 @@ LSTM_CONVENTIONS = {
               "x (N, T, D), Wx (D, 4H), b (4H,), gates i, f, o, g, c0 = 0",
     "columns": "deeplearning.ai: a module with lstm_forward(x, a0, parameters) and lstm_backward(da, caches); "
                "x (n_x, m, T), Wf, Wi, Wc, Wo (n_a, n_a + n_x) on [a_prev; x], bf.. (n_a, 1), c0 = 0",
+    "dlfs2": "Deep Learning from Scratch 2 (common/time_layers.py): the class TimeLSTM(Wx, Wh, b, stateful), "
+             "forward(xs) -> hs, backward(dhs) -> dxs; Wx (D, 4H), b (4H,), gates f, g, i, o",
 }
 LSTM_CELL_CONVENTIONS = {
     "cs231n": "CS231n: a module with lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b) and "
               "lstm_step_backward(dnext_h, dnext_c, cache); gates i, f, o, g",
     "columns": "deeplearning.ai: a module with lstm_cell_forward(xt, a_prev, c_prev, parameters) and "
                "lstm_cell_backward(da_next, dc_next, cache)",
+    "dlfs2": "Deep Learning from Scratch 2: the class LSTM(Wx, Wh, b), forward(x, h_prev, c_prev) and "
+             "backward(dh_next, dc_next); gates f, g, i, o",
 }
 RNN_CELL_CONVENTIONS = {
     "cs231n": "CS231n: a module with rnn_step_forward(x, prev_h, Wx, Wh, b) and rnn_step_backward(dnext_h, cache)",
     "columns": "deeplearning.ai: a module with rnn_cell_forward(xt, a_prev, parameters) and "
                "rnn_cell_backward(da_next, cache)",
+    "dlfs2": "Deep Learning from Scratch 2: the class RNN(Wx, Wh, b), forward(x, h_prev) and backward(dh_next)",
 }
 # family -> its conventions: --convention applies to each given plug-in whose family has it.
 FAMILY_CONVENTIONS = {"rnn": CONVENTIONS, "rnn_cell": RNN_CELL_CONVENTIONS, "lstm": LSTM_CONVENTIONS,
@@ -407,7 +414,8 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
     convention_order = "ifog"  # its gate blocks, in torch's letters (the diagnosis speaks in them)
     zero_inputs = ("c0", "d_c_n")
     not_returned = ("c_n", "dc0")
-    _BLOCKS = [0, 1, 3, 2]  # torch's gate blocks i, f, g, o <-> CS231n's i, f, o, g (its own inverse)
+    _BLOCKS = [0, 1, 3, 2]  # the learner's block k is torch's block _BLOCKS[k]: CS231n's i, f, o, g
+    _BACK = [0, 1, 3, 2]  # torch's block j is the learner's block _BACK[j] (this one is its own inverse)
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  bidirectional=False, proj_size=0):
@@ -423,10 +431,11 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
             self.params[f"bias_ih{self._sfx}"], self.params[f"bias_hh{self._sfx}"] = np.zeros(H4), np.zeros(H4)
         self.grads = {}
 
-    def _swap(self, rows):
-        """torch's (4H, ...) gate rows <-> CS231n's order (the same permutation both ways)."""
+    def _swap(self, rows, back: bool = False):
+        """torch's (4H, ...) gate rows in the learner's order; ``back``: the learner's in torch's."""
         rows = np.asarray(rows)
-        return np.ascontiguousarray(rows.reshape((4, self.H) + rows.shape[1:])[self._BLOCKS].reshape(rows.shape))
+        order = self._BACK if back else self._BLOCKS
+        return np.ascontiguousarray(rows.reshape((4, self.H) + rows.shape[1:])[order].reshape(rows.shape))
 
     def _weights(self, dtype):
         """(Wx (D, 4H), Wh (H, 4H), b (4H,)) in CS231n's layout, read from params now."""
@@ -477,7 +486,7 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
         dx, dh0, dWx, dWh, db = self._array_tuple("lstm_backward", self._call("lstm_backward", dh, cache), {
             "dx": ((N, T, D), "(N, T, D)"), "dh0": ((N, H), "(N, H)"), "dWx": ((D, 4 * H), "(D, 4H)"),
             "dWh": ((H, 4 * H), "(H, 4H)"), "db": ((4 * H,), "(4H,)")})
-        return dx, dh0, self._swap(dWx.T), self._swap(dWh.T), self._swap(db)
+        return dx, dh0, self._swap(dWx.T, True), self._swap(dWh.T, True), self._swap(db, True)
 
 
 def _gate_shapes(H: int, D: int) -> dict:
@@ -624,7 +633,7 @@ class _CS231nLSTMCellAdapter(_CS231nLSTMAdapter):
             "lstm_step_backward", self._call("lstm_step_backward", d_h, d_c, cache), {
                 "dx": ((N, D), "(N, D)"), "dprev_h": ((N, H), "(N, H)"), "dprev_c": ((N, H), "(N, H)"),
                 "dWx": ((D, 4 * H), "(D, 4H)"), "dWh": ((H, 4 * H), "(H, 4H)"), "db": ((4 * H,), "(4H,)")})
-        return dx, dh, dc, self._swap(dWx.T), self._swap(dWh.T), self._swap(db)
+        return dx, dh, dc, self._swap(dWx.T, True), self._swap(dWh.T, True), self._swap(db, True)
 
 
 class _ColumnsLSTMCellAdapter(_CS231nLSTMCellAdapter):
@@ -753,10 +762,182 @@ class _ColumnsRNNCellAdapter(_CS231nRNNCellAdapter):
         return g["dxt"].T, g["da_prev"].T, g["dWax"], g["dWaa"], g["dba"][:, 0]
 
 
-_BASES = {"column": _ColumnAdapter, "rows": _RowsAdapter, "cs231n": _CS231nAdapter, "columns": _ColumnsAdapter}
-_FAMILY_BASES = {"rnn": _BASES, "lstm": {"cs231n": _CS231nLSTMAdapter, "columns": _ColumnsLSTMAdapter},
-                 "lstm_cell": {"cs231n": _CS231nLSTMCellAdapter, "columns": _ColumnsLSTMCellAdapter},
-                 "rnn_cell": {"cs231n": _CS231nRNNCellAdapter, "columns": _ColumnsRNNCellAdapter}}
+# -- ゼロから作るDeep Learning 2 (deep-learning-from-scratch-2), common/time_layers.py ------
+_DLFS2_FLOAT32 = ("the book's {cls} keeps {what} in a float32 buffer (np.empty(..., dtype='f')), so its results are "
+                  "float32 whatever the input: float64 cases are declined and the float32 rows check it; allocate "
+                  "{what} with the input's dtype to be checked in float64 too")
+
+
+def _dlfs2_precision(cls: str, what: str, requested, returned) -> None:
+    """Decline a float64 case the book's float32 buffers cannot express (NotImplementedError:
+    reported as declined, with this reason). Its values would be float32 rounding, ~1e9
+    times float64's budget: every float64 row would fail on a correct layer."""
+    if np.dtype(requested) == np.float64 and np.asarray(returned).dtype == np.float32:
+        raise NotImplementedError(_DLFS2_FLOAT32.format(cls=cls, what=what))
+
+
+class _DLFS2RNNAdapter(_Adapter):
+    """The book's ``TimeRNN`` under the RNN contract (``--rnn-impl time_layers:TimeRNN
+    --convention dlfs2``):
+
+        TimeRNN(Wx (D, H), Wh (H, H), b (H,), stateful=True); set_state(h0 (N, H))
+        forward(xs (N, T, D)) -> hs (N, T, H)
+        backward(dhs (N, T, H)) -> dxs (N, T, D); sets dh (dh0) and grads [dWx, dWh, db]
+
+    A fresh layer per call, built on the weights the harness assigned (the book's layers take
+    their weights in the constructor), ``stateful=True`` with ``set_state(h0)`` so that h0 is
+    the case's. h_n is hs[:, -1], so d_h_n joins dhs's last step. One bias as for every RNN
+    convention. The book's hs and dxs buffers are float32: ``_dlfs2_precision``."""
+
+    convention = "dlfs2"
+    _initial_params = _ModuleAdapter._initial_params
+
+    def _layer(self, xt, h0, weights):
+        w_ih, w_hh, b = weights
+        layer = self.Learner(w_ih.T.copy(), w_hh.T.copy(), b.copy(), stateful=True)
+        layer.set_state(h0.copy())
+        xs = np.ascontiguousarray(xt.swapaxes(0, 1))  # (N, T, D)
+        hs = layer.forward(xs)
+        self._array("forward", "hs", hs, xs.shape[:2] + (self.H,), "(N, T, H): every hidden state")
+        _dlfs2_precision(self.Learner.__name__, "hs", xt.dtype, hs)
+        return layer, hs
+
+    def _run_forward(self, xt, h0, weights):
+        return self._layer(xt, h0, weights)[1].swapaxes(0, 1)
+
+    def _run_backward(self, xt, h0, weights, dy, d_last):
+        layer, _ = self._layer(xt, h0, weights)
+        dhs = np.ascontiguousarray(dy.swapaxes(0, 1))  # (N, T, H), our own copy
+        dhs[:, -1] += d_last  # h_n = hs[:, -1]
+        dxs = layer.backward(dhs)
+        self._array("backward", "dxs", dxs, xt.swapaxes(0, 1).shape, "(N, T, D)")
+        _dlfs2_precision(self.Learner.__name__, "dxs", xt.dtype, dxs)
+        dWx, dWh, db = self._tuple("backward", layer.grads, ("dWx", "dWh", "db"), (3,))
+        return dxs.swapaxes(0, 1), np.asarray(layer.dh), (np.asarray(dWx).T, np.asarray(dWh).T, db)
+
+
+class _DLFS2RNNCellAdapter(_CS231nRNNCellAdapter):
+    """The book's ``RNN`` (one step) under the RNNCell contract (``--cell-impl
+    time_layers:RNN --convention dlfs2``): ``RNN(Wx (D, H), Wh (H, H), b (H,))``,
+    ``forward(x (N, D), h_prev (N, H)) -> h_next``, ``backward(dh_next) -> (dx, dh_prev)``,
+    ``grads`` [dWx, dWh, db]. Every tensor of the contract is compared."""
+
+    convention = "dlfs2"
+
+    def _step_forward(self):
+        x, h, (w_ih, w_hh, b) = self._saved
+        self._cell = self.Learner(w_ih.T.copy(), w_hh.T.copy(), b.copy())
+        next_h = self._cell.forward(x.copy(), h.copy())
+        self._array("forward", "h_next", next_h, h.shape, "(N, H)")
+        return next_h, None
+
+    def _learner_backward(self, d_h, cache, N, D, H):
+        dx, dh = self._tuple("backward", self._cell.backward(d_h), ("dx", "dh_prev"), (2,))
+        self._array("backward", "dx", dx, (N, D), "(N, D)")
+        self._array("backward", "dh_prev", dh, (N, H), "(N, H)")
+        dWx, dWh, db = self._tuple("backward", self._cell.grads, ("dWx", "dWh", "db"), (3,))
+        return dx, dh, np.asarray(dWx).T, np.asarray(dWh).T, db
+
+
+class _DLFS2LSTMAdapter(_CS231nLSTMAdapter):
+    """The book's ``TimeLSTM`` under the LSTM contract (``--lstm-impl time_layers:TimeLSTM
+    --convention dlfs2``):
+
+        TimeLSTM(Wx (D, 4H), Wh (H, 4H), b (4H,), stateful=True); set_state(h0, c0)
+        forward(xs (N, T, D)) -> hs (N, T, H); its h and c are then h_n and c_n
+        backward(dhs (N, T, H)) -> dxs; sets dh (dh0) and grads [dWx, dWh, db]
+
+    Gates f, g, i, o along the 4H columns (the book's ``A[:, :H]`` is f): a permutation of
+    torch's i, f, g, o blocks, exact. One bias (b = b_ih + b_hh). c0 is the case's; its
+    backward starts from dc = 0 and keeps no dc0: ``zero_inputs`` d_c_n and ``not_returned``
+    dc0 (``core.contract.ConventionLimits``). The float32 buffers: ``_dlfs2_precision``."""
+
+    convention = "dlfs2"
+    convention_order = "fgio"
+    zero_inputs = ("d_c_n",)
+    not_returned = ("dc0",)
+    _BLOCKS = [1, 2, 0, 3]  # the book's f, g, i, o are torch's blocks 1, 2, 0, 3
+    _BACK = [2, 0, 1, 3]  # torch's i, f, g, o are the book's blocks 2, 0, 1, 3
+
+    def _layer(self):
+        x, h0, c0, (Wx, Wh, b) = self._saved
+        layer = self.Learner(Wx.copy(), Wh.copy(), b.copy(), stateful=True)
+        layer.set_state(h0.copy(), c0.copy())
+        hs = layer.forward(x.copy())
+        self._array("forward", "hs", hs, x.shape[:2] + (self.H,), "(N, T, H): every hidden state")
+        _dlfs2_precision(self.Learner.__name__, "hs", x.dtype, hs)
+        for name in ("h", "c"):
+            self._array("forward", f"its {name} after forward", getattr(layer, name, None), h0.shape, "(N, H)")
+        return layer, hs
+
+    def forward(self, x, hx=None):
+        xb = np.array(x if self.batch_first else x.swapaxes(0, 1))  # (N, T, D), our own copy
+        zeros = np.zeros((xb.shape[0], self.H), dtype=x.dtype)
+        h0 = zeros if hx is None else np.array(hx[0][0])
+        c0 = zeros if hx is None or hx[1] is None else np.array(hx[1][0])
+        self._saved = (xb, h0, c0, self._weights(x.dtype))
+        layer, hs = self._layer()
+        out = hs if self.batch_first else hs.swapaxes(0, 1)
+        return (np.ascontiguousarray(out, dtype=x.dtype),
+                (np.asarray(layer.h, dtype=x.dtype)[None].copy(), np.asarray(layer.c, dtype=x.dtype)[None].copy()))
+
+    def backward(self, d_output, d_h_n=None, d_c_n=None):
+        if d_c_n is not None and np.any(d_c_n):
+            raise NotImplementedError("the book's TimeLSTM.backward(dhs) takes no gradient on the final cell state")
+        x, h0, _, _ = self._saved
+        dtype = x.dtype
+        layer, _ = self._layer()  # a fresh layer: its cache is this call's
+        dhs = np.array(d_output if self.batch_first else d_output.swapaxes(0, 1))  # (N, T, H), our own copy
+        if d_h_n is not None:
+            dhs[:, -1] += d_h_n[0]  # h_n = hs[:, -1]
+        dxs = layer.backward(dhs)
+        self._array("backward", "dxs", dxs, x.shape, "(N, T, D)")
+        _dlfs2_precision(self.Learner.__name__, "dxs", dtype, dxs)
+        dWx, dWh, db = self._tuple("backward", layer.grads, ("dWx", "dWh", "db"), (3,))
+        self._set_grads(self._swap(np.asarray(dWx).T, True), self._swap(np.asarray(dWh).T, True),
+                        self._swap(db, True), dtype)
+        dx = dxs if self.batch_first else dxs.swapaxes(0, 1)
+        return np.ascontiguousarray(dx, dtype=dtype), (np.asarray(layer.dh, dtype=dtype)[None].copy(), None)
+
+
+class _DLFS2LSTMCellAdapter(_CS231nLSTMCellAdapter):
+    """The book's ``LSTM`` (one step) under the LSTMCell contract (``--lstm-cell-impl
+    time_layers:LSTM --convention dlfs2``): ``LSTM(Wx, Wh, b)``, ``forward(x, h_prev,
+    c_prev) -> (h_next, c_next)``, ``backward(dh_next, dc_next) -> (dx, dh_prev, dc_prev)``,
+    ``grads`` [dWx, dWh, db]; gates f, g, i, o. Every tensor of the contract is compared."""
+
+    convention = "dlfs2"
+    convention_order = "fgio"
+    _BLOCKS, _BACK = _DLFS2LSTMAdapter._BLOCKS, _DLFS2LSTMAdapter._BACK
+    _FORWARD, _FORWARD_RETURNS = "forward", ("h_next", "c_next")
+
+    def _step_forward(self):
+        x, h, c, (Wx, Wh, b) = self._saved
+        self._cell = self.Learner(Wx.copy(), Wh.copy(), b.copy())
+        next_h, next_c = self._tuple("forward", self._cell.forward(x.copy(), h.copy(), c.copy()),
+                                     self._FORWARD_RETURNS, (2,))
+        for name, v in (("h_next", next_h), ("c_next", next_c)):
+            self._array("forward", name, v, h.shape, "(N, H)")
+        return np.asarray(next_h), np.asarray(next_c), None
+
+    def _step_backward(self, d_h, d_c, cache, N, D, H):
+        dx, dh, dc = self._tuple("backward", self._cell.backward(d_h, d_c), ("dx", "dh_prev", "dc_prev"), (3,))
+        for name, v, shape, meaning in (("dx", dx, (N, D), "(N, D)"), ("dh_prev", dh, (N, H), "(N, H)"),
+                                        ("dc_prev", dc, (N, H), "(N, H)")):
+            self._array("backward", name, v, shape, meaning)
+        dWx, dWh, db = self._tuple("backward", self._cell.grads, ("dWx", "dWh", "db"), (3,))
+        return dx, dh, dc, self._swap(np.asarray(dWx).T, True), self._swap(np.asarray(dWh).T, True), \
+            self._swap(db, True)
+
+
+_BASES = {"column": _ColumnAdapter, "rows": _RowsAdapter, "cs231n": _CS231nAdapter, "columns": _ColumnsAdapter,
+          "dlfs2": _DLFS2RNNAdapter}
+_FAMILY_BASES = {"rnn": _BASES,
+                 "lstm": {"cs231n": _CS231nLSTMAdapter, "columns": _ColumnsLSTMAdapter, "dlfs2": _DLFS2LSTMAdapter},
+                 "lstm_cell": {"cs231n": _CS231nLSTMCellAdapter, "columns": _ColumnsLSTMCellAdapter,
+                               "dlfs2": _DLFS2LSTMCellAdapter},
+                 "rnn_cell": {"cs231n": _CS231nRNNCellAdapter, "columns": _ColumnsRNNCellAdapter,
+                              "dlfs2": _DLFS2RNNCellAdapter}}
 
 
 def module_functions(family: str, convention: str | None = None) -> tuple:

@@ -241,8 +241,8 @@ def test_options_adapt_the_plugin(option, spec, values):
     # convention takes a module name", an option not given)
     ({"--lstm-impl": "my_layers", "--convention": "rows"},
      r"--convention rows describes none of the plug-ins given \(conventions by plug-in: --rnn-impl: column, "
-     r"rows, cs231n, columns; --cell-impl: cs231n, columns; --lstm-impl: cs231n, columns; --lstm-cell-impl: "
-     r"cs231n, columns\)"),
+     r"rows, cs231n, columns, dlfs2; --cell-impl: cs231n, columns, dlfs2; --lstm-impl: cs231n, columns, dlfs2; "
+     r"--lstm-cell-impl: cs231n, columns, dlfs2\)"),
     ({"--gru-impl": "parity_tests.planted.gated:GRU", "--convention": "cs231n"}, "describes none of the plug-ins"),
     # a labeling of a family not given describes nothing (an LSTM's order beside a GRU alone
     # was silently unused, and the run passed)
