@@ -13,10 +13,10 @@ and repro all run exactly this.
 from __future__ import annotations
 
 import inspect
-from dataclasses import replace
 
 from hypothesis import example, given
 
+from .core.cases import generic_variant, informative
 from .core.contract import ContractViolation, Unsupported, impl_name
 from .core.messages import ParityMismatch, case_record, failure_message
 from .core.runs import comparisons as run_comparisons
@@ -49,22 +49,6 @@ def assert_parity(cls, case, row: str | None = None) -> list:
     if error is not None:
         raise error
     return comparisons
-
-
-def informative(case) -> bool:
-    """Can a mistake show on ``case`` at all? Not when every weight or every input is zero:
-    then every gate is a constant (0.5 for a sigmoid), the states never leave 0 when there
-    is no h0, and models that differ (a GRU's reset gate before or after W_hn) agree."""
-    return case.weight_scale > 0 and case.input_scale > 0 and not case.zero_weights and not case.zero_inputs
-
-
-def generic_variant(case, pins: dict | None = None):
-    """``case``'s configuration with every weight and input drawn at scale 1 (within the
-    row's scale bounds, ``pins``)."""
-    pins = pins or {}
-    weight = min(max(1.0, pins.get("min_weight_scale") or 0.0), pins.get("max_weight_scale", 1.0))
-    return replace(case, weight_scale=weight, input_scale=min(1.0, pins.get("max_input_scale", 1.0)),
-                   zero_weights=False, zero_inputs=False)
 
 
 def run_property(cls, row, settings=None):

@@ -116,6 +116,22 @@ class Case(Drawn):
                 + (f", upstream gradients x{self.grad_scale:g}" if self.grad_scale != 1.0 else ""))
 
 
+def informative(case) -> bool:
+    """Can a mistake show on ``case`` at all? Not when every weight or every input is zero:
+    then every gate is a constant (0.5 for a sigmoid), the states never leave 0 when there
+    is no h0, and models that differ (a GRU's reset gate before or after W_hn) agree."""
+    return case.weight_scale > 0 and case.input_scale > 0 and not case.zero_weights and not case.zero_inputs
+
+
+def generic_variant(case, pins: dict | None = None):
+    """``case``'s configuration with every weight and input drawn at scale 1 (within a row's
+    scale bounds, ``pins``)."""
+    pins = pins or {}
+    weight = min(max(1.0, pins.get("min_weight_scale") or 0.0), pins.get("max_weight_scale", 1.0))
+    return replace(case, weight_scale=weight, input_scale=min(1.0, pins.get("max_input_scale", 1.0)),
+                   zero_weights=False, zero_inputs=False)
+
+
 def weights(rng, shapes: dict, scale: float, zero: bool, dtype) -> dict:
     """Uniform weights, every row of [W_ih | W_hh | b_ih | b_hh] scaled to l1-norm ``scale``."""
     raw = {name: rng.uniform(-1.0, 1.0, shape) for name, shape in shapes.items()}

@@ -416,6 +416,7 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
     not_returned = ("c_n", "dc0")
     _BLOCKS = [0, 1, 3, 2]  # the learner's block k is torch's block _BLOCKS[k]: CS231n's i, f, o, g
     _BACK = [0, 1, 3, 2]  # torch's block j is the learner's block _BACK[j] (this one is its own inverse)
+    _BACKWARD = "lstm_backward"  # what messages call its backward
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  bidirectional=False, proj_size=0):
@@ -466,7 +467,7 @@ class _CS231nLSTMAdapter(_Adapter, ConventionLimits):
 
     def backward(self, d_output, d_h_n=None, d_c_n=None):
         if d_c_n is not None and np.any(d_c_n):
-            raise NotImplementedError(f"the {self.convention} convention's lstm_backward takes no gradient on the "
+            raise NotImplementedError(f"the {self.convention} convention's {self._BACKWARD} takes no gradient on the "
                                       "final cell state")
         x, h0, _ = self._saved
         N, T, D = x.shape
@@ -858,46 +859,40 @@ class _DLFS2LSTMAdapter(_CS231nLSTMAdapter):
     not_returned = ("dc0",)
     _BLOCKS = [1, 2, 0, 3]  # the book's f, g, i, o are torch's blocks 1, 2, 0, 3
     _BACK = [2, 0, 1, 3]  # torch's i, f, g, o are the book's blocks 2, 0, 1, 3
+    _BACKWARD = "TimeLSTM.backward(dhs)"
 
-    def _layer(self):
-        x, h0, c0, (Wx, Wh, b) = self._saved
+    def _forward_cache(self):
+        """A fresh layer on the saved weights, run forward: (hs (N, T, H), the layer, whose
+        backward is the base's ``_run_learner_backward``'s "cache")."""
+        x, h0, (Wx, Wh, b) = self._saved
         layer = self.Learner(Wx.copy(), Wh.copy(), b.copy(), stateful=True)
-        layer.set_state(h0.copy(), c0.copy())
+        layer.set_state(h0.copy(), self._c0.copy())
         hs = layer.forward(x.copy())
         self._array("forward", "hs", hs, x.shape[:2] + (self.H,), "(N, T, H): every hidden state")
         _dlfs2_precision(self.Learner.__name__, "hs", x.dtype, hs)
         for name in ("h", "c"):
             self._array("forward", f"its {name} after forward", getattr(layer, name, None), h0.shape, "(N, H)")
-        return layer, hs
+        return hs, layer
 
     def forward(self, x, hx=None):
         xb = np.array(x if self.batch_first else x.swapaxes(0, 1))  # (N, T, D), our own copy
         zeros = np.zeros((xb.shape[0], self.H), dtype=x.dtype)
         h0 = zeros if hx is None else np.array(hx[0][0])
-        c0 = zeros if hx is None or hx[1] is None else np.array(hx[1][0])
-        self._saved = (xb, h0, c0, self._weights(x.dtype))
-        layer, hs = self._layer()
+        self._c0 = zeros if hx is None or hx[1] is None else np.array(hx[1][0])
+        self._saved = (xb, h0, self._weights(x.dtype))
+        hs, layer = self._forward_cache()
         out = hs if self.batch_first else hs.swapaxes(0, 1)
         return (np.ascontiguousarray(out, dtype=x.dtype),
                 (np.asarray(layer.h, dtype=x.dtype)[None].copy(), np.asarray(layer.c, dtype=x.dtype)[None].copy()))
 
-    def backward(self, d_output, d_h_n=None, d_c_n=None):
-        if d_c_n is not None and np.any(d_c_n):
-            raise NotImplementedError("the book's TimeLSTM.backward(dhs) takes no gradient on the final cell state")
-        x, h0, _, _ = self._saved
-        dtype = x.dtype
-        layer, _ = self._layer()  # a fresh layer: its cache is this call's
-        dhs = np.array(d_output if self.batch_first else d_output.swapaxes(0, 1))  # (N, T, H), our own copy
-        if d_h_n is not None:
-            dhs[:, -1] += d_h_n[0]  # h_n = hs[:, -1]
-        dxs = layer.backward(dhs)
-        self._array("backward", "dxs", dxs, x.shape, "(N, T, D)")
-        _dlfs2_precision(self.Learner.__name__, "dxs", dtype, dxs)
+    def _run_learner_backward(self, dh, layer, N, T, D):
+        """The layer's backward(dhs) -> (dx, dh0, dW_ih, dW_hh, db in torch's layout)."""
+        dxs = layer.backward(dh)
+        self._array("backward", "dxs", dxs, (N, T, D), "(N, T, D)")
+        _dlfs2_precision(self.Learner.__name__, "dxs", dh.dtype, dxs)
         dWx, dWh, db = self._tuple("backward", layer.grads, ("dWx", "dWh", "db"), (3,))
-        self._set_grads(self._swap(np.asarray(dWx).T, True), self._swap(np.asarray(dWh).T, True),
-                        self._swap(db, True), dtype)
-        dx = dxs if self.batch_first else dxs.swapaxes(0, 1)
-        return np.ascontiguousarray(dx, dtype=dtype), (np.asarray(layer.dh, dtype=dtype)[None].copy(), None)
+        return (dxs, np.asarray(layer.dh), self._swap(np.asarray(dWx).T, True), self._swap(np.asarray(dWh).T, True),
+                self._swap(db, True))
 
 
 class _DLFS2LSTMCellAdapter(_CS231nLSTMCellAdapter):

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import strategies as st
 
 from parity_tests import properties
-from parity_tests.core.cases import Case
+from parity_tests.core.cases import Case, generic_variant, informative
 from parity_tests.core.messages import ParityMismatch
 from parity_tests.core.runs import comparisons as run_comparisons
 from parity_tests.diagnosis import diagnose
@@ -51,10 +51,10 @@ def test_a_correct_plug_in_passes_with_the_generic_case_counted(degenerate_draws
 
 
 def test_informative_means_nonzero_weights_and_inputs():
-    assert not properties.informative(ZERO)
-    generic = properties.generic_variant(ZERO, {"min_weight_scale": 1.0})
-    assert properties.informative(generic) and generic.config == ZERO.config
-    assert properties.generic_variant(ZERO, {"max_weight_scale": 0.5}).weight_scale == 0.5  # the row's bounds
+    assert not informative(ZERO)
+    generic = generic_variant(ZERO, {"min_weight_scale": 1.0})
+    assert informative(generic) and generic.config == ZERO.config
+    assert generic_variant(ZERO, {"max_weight_scale": 0.5}).weight_scale == 0.5  # the row's bounds
 
 
 class _Float32Output(scratch.RNN):
