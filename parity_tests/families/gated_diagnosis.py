@@ -243,7 +243,10 @@ def _run(p: _Problem, m: frozenset) -> dict:
                     dc = carry_c + dhf * tp["o"] * dtc
                     sg = ((lambda k: tp["a"][:, k * H:(k + 1) * H] * (1 - tp["a"][:, k * H:(k + 1) * H]))
                           if "sigmoid_from_preactivation" in m else (lambda k: tp["ifgo"[k]] * (1 - tp["ifgo"[k]])))
-                    sgm = lambda k: 1.0 if f"sigmoid_prime_missing_{'ifgo'[k]}" in m else sg(k)  # noqa: E731
+                    # "sigmoid_prime_missing_<gate>": s (1 - s) left out; "sigmoid_prime_as_s_<gate>":
+                    # the (1 - s) left out (``do *= o`` for ``do *= o * (1 - o)``)
+                    sgm = lambda k: (1.0 if f"sigmoid_prime_missing_{'ifgo'[k]}" in m  # noqa: E731
+                                     else tp["ifgo"[k]] if f"sigmoid_prime_as_s_{'ifgo'[k]}" in m else sg(k))
                     g = tp["g"]
                     if "g_with_sigmoid_prime" in m:
                         dg = g * (1 - g)
@@ -282,7 +285,10 @@ def _run(p: _Problem, m: frozenset) -> dict:
                         da_r = np.zeros_like(da_n) if "reset_grad_missing" in m else da_n * q_r * sg(tp["a_r"], r)
                     if "sigmoid_prime_missing_r" in m:
                         da_r = da_n * q_r
-                    da_z = dz if "sigmoid_prime_missing_z" in m else dz * sg(tp["a_z"], z)
+                    elif "sigmoid_prime_as_s_r" in m:
+                        da_r = da_n * q_r * r
+                    da_z = (dz if "sigmoid_prime_missing_z" in m else dz * z if "sigmoid_prime_as_s_z" in m
+                            else dz * sg(tp["a_z"], z))
                     da_x = np.concatenate([da_r, da_z, da_n], axis=1)
                     # "dq_n_without_r": the gradient of W_hn h + b_hn taken as da_n, not da_n * r
                     da_h = np.concatenate([da_r, da_z, da_n if "dq_n_without_r" in m else da_n * r], axis=1)
@@ -483,6 +489,12 @@ LSTM_MISTAKES = [
      "f = sigmoid(a_f): da_f = dL/dc * c_(t-1) * f (1 - f); the implementation left out f (1 - f)", lambda p: True),
     (("sigmoid_prime_missing_o",), "output gate's sigmoid' missing (da_o = dL/dh * tanh(c))",
      "o = sigmoid(a_o): da_o = dL/dh * tanh(c_t) * o (1 - o); the implementation left out o (1 - o)", lambda p: True),
+    *[((f"sigmoid_prime_as_s_{g}",), f"{name} gate's sigmoid' taken as {g} ({da} = {rest} * {g}, the (1 - {g}) "
+       "left out)",
+       f"{g} = sigmoid(a_{g}): {da} = {rest} * {g} (1 - {g}); the implementation multiplied by {g} alone",
+       lambda p: True)
+      for g, name, da, rest in (("i", "input", "da_i", "dL/dc * g"), ("f", "forget", "da_f", "dL/dc * c_(t-1)"),
+                                ("o", "output", "da_o", "dL/dh * tanh(c_t)"))],
     *[((f"overwrite_gate_{g}",), f"gate {g}'s weight gradients overwritten at each step, not summed over time "
        f"(its rows of dW_ih and dW_hh; deeplearning.ai's dW{'c' if g == 'g' else g} = ..., not +=)",
        f"dW = sum_t da_t^T [h_(t-1); x_t] for every gate's rows; the implementation kept the last step's share "
@@ -558,6 +570,12 @@ GRU_MISTAKES = [
      lambda p: True),
     (("sigmoid_prime_missing_z",), "update gate's sigmoid' missing (da_z = dh' * (h - n))",
      "z = sigmoid(a_z): da_z = dh' * (h - n) * z (1 - z); the implementation left out z (1 - z)", lambda p: True),
+    (("sigmoid_prime_as_s_r",), "reset gate's sigmoid' taken as r (da_r = da_n * (W_hn h + b_hn) * r, the "
+     "(1 - r) left out)",
+     "r = sigmoid(a_r): da_r = da_n * (W_hn h + b_hn) * r (1 - r); the implementation multiplied by r alone",
+     lambda p: True),
+    (("sigmoid_prime_as_s_z",), "update gate's sigmoid' taken as z (da_z = dh' * (h - n) * z, the (1 - z) left out)",
+     "z = sigmoid(a_z): da_z = dh' * (h - n) * z (1 - z); the implementation multiplied by z alone", lambda p: True),
     *[((f"overwrite_gate_{g}",), f"gate {g}'s weight gradients overwritten at each step, not summed over time "
        f"(its rows of dW_ih and dW_hh)",
        f"dW = sum_t da_t^T [x_t; h_(t-1)] for every gate's rows; the implementation kept the last step's share "

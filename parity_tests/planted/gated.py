@@ -115,6 +115,10 @@ class _Slices:
         """sigmoid'(a), read from s = sigmoid(a): s (1 - s)."""
         return s * (1 - s)
 
+    def gate_sig_grad(self, gate, a, s):
+        """sigmoid' of one gate (i, f, o; r, z): the shared ``sig_grad``, a hook per gate."""
+        return self.sig_grad(a, s)
+
     def input_grads(self, w, da: dict, dq: dict):
         """dx = sum_g da_g W_ig and dh = sum_g dq_g W_hg (dq: the gradient of each gate's
         recurrent product; da_g for the LSTM and for the GRU's r, z)."""
@@ -195,10 +199,10 @@ class _LSTMSteps(_Slices):
             dm = dh_new
         dc = dc_new + dm * t["o"] * self.tanh_c_grad(t["c"], t["c_new"], t["tc"])
         da = {
-            "i": dc * t["g"] * self.sig_grad(t["a"]["i"], t["i"]),
-            "f": dc * self.forget_operand(t["c"], t["c_new"]) * self.sig_grad(t["a"]["f"], t["f"]),
+            "i": dc * t["g"] * self.gate_sig_grad("i", t["a"]["i"], t["i"]),
+            "f": dc * self.forget_operand(t["c"], t["c_new"]) * self.gate_sig_grad("f", t["a"]["f"], t["f"]),
             "g": dc * t["i"] * self.candidate_grad(t["g"]),
-            "o": dm * t["tc"] * self.sig_grad(t["a"]["o"], t["o"]),
+            "o": dm * t["tc"] * self.gate_sig_grad("o", t["a"]["o"], t["o"]),
         }
         dx, dh = self.input_grads(w, da, da)
         dc_prev = self.carry_c(dc * t["f"])
@@ -225,10 +229,6 @@ class _GRUSteps(_Slices):
     def reset_grad(self, da_n, q):
         """dr = da_n * q, q = h W_hn^T + b_hn."""
         return da_n * q
-
-    def gate_sig_grad(self, gate, a, s):
-        """sigmoid' of gate r or z (the shared ``sig_grad``; a hook per gate)."""
-        return self.sig_grad(a, s)
 
     def gate_act(self, gate, a):
         """r, z = sigmoid(a_r), sigmoid(a_z)."""
@@ -629,6 +629,13 @@ class LSTMSigmoidGradFromPreactivation(LSTM):
         return a * (1 - a)
 
 
+class LSTMSigmoidPrimeAsO(LSTM):
+    """da_o = dh * tanh(c) * o: the (1 - o) of o's sigmoid' left out (``do *= o``)."""
+
+    def gate_sig_grad(self, gate, a, s):
+        return s if gate == "o" else super().gate_sig_grad(gate, a, s)
+
+
 class LSTMIgnoresDcN(LSTM):
     """The upstream gradient on c_n is dropped (backward starts from dc = 0)."""
 
@@ -788,6 +795,13 @@ class GRUSigmoidPrimeMissingZ(GRU):
 
     def gate_sig_grad(self, gate, a, s):
         return np.ones_like(s) if gate == "z" else super().gate_sig_grad(gate, a, s)
+
+
+class GRUSigmoidPrimeAsR(GRU):
+    """da_r = da_n * q * r: the (1 - r) of r's sigmoid' left out."""
+
+    def gate_sig_grad(self, gate, a, s):
+        return s if gate == "r" else super().gate_sig_grad(gate, a, s)
 
 
 class GRUZTanh(GRU):
@@ -1009,6 +1023,9 @@ GATED_PLANTED = [
     _P("lstm_sigmoid_grad_from_preactivation", "lstm", LSTMSigmoidGradFromPreactivation, "dx", {},
        "da_i, da_f, da_o are wrong at every step",
        suspect="sigmoid derivative computed from the pre-activation"),
+    _P("lstm_sigmoid_prime_as_o", "lstm", LSTMSigmoidPrimeAsO, "dx", {},
+       "da_o lacks (1 - o) at every step, and dx includes da_o W_io",
+       suspect="output gate's sigmoid' taken as o (da_o = dL/dh * tanh(c_t) * o, the (1 - o) left out)"),
     _P("lstm_ignores_d_c_n", "lstm", LSTMIgnoresDcN, "dx", {},
        "the last step's dc misses d_c_n, so does its dx (the harness's d_c_n is never zero)",
        "a nonzero d_c_n (always drawn)",
@@ -1066,6 +1083,9 @@ GATED_PLANTED = [
     _P("gru_sigmoid_prime_missing_z", "gru", GRUSigmoidPrimeMissingZ, "dx", {},
        "da_z lacks z (1 - z) at every step, and dx includes da_z W_iz",
        suspect="update gate's sigmoid' missing (da_z = dh' * (h - n))"),
+    _P("gru_sigmoid_prime_as_r", "gru", GRUSigmoidPrimeAsR, "dx", {},
+       "da_r lacks (1 - r) at every step, and dx includes da_r W_ir",
+       suspect="reset gate's sigmoid' taken as r (da_r = da_n * (W_hn h + b_hn) * r, the (1 - r) left out)"),
     _P("gru_z_tanh", "gru", GRUZTanh, "output", {}, "z is a tanh: forward differs",
        suspect="update gate z computed with tanh instead of sigmoid (forward), backward with sigmoid's derivative"),
     _P("gru_reset_before_forward_only", "gru", GRUResetBeforeForwardOnly, "output", {},
