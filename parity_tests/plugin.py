@@ -21,7 +21,6 @@ it is shown as a warning even where the project sets ``filterwarnings = error``.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -224,10 +223,10 @@ def record_declined(request):
     (a count of declined ones alone does not say whether the row was tested at all)."""
 
     def record(reasons, checked: int):
-        total = len(reasons) + checked
-        for reason, n in Counter(reasons).items():
-            request.node.user_properties.append(
-                ("parity_declined", f"{n} of {total} examples declined, {checked} checked: {reason}"))
+        if reasons:  # one line per row (core/messages.declined_summary), not one per reason
+            from .core.messages import declined_summary
+
+            request.node.user_properties.append(("parity_declined", declined_summary(reasons, checked)))
         if reasons:  # named as the repro line names it: a node id run from a user's folder is "::test[...]"
             request.node.user_properties.append(("parity_test_name", _test_name(request.node)))
 

@@ -201,3 +201,24 @@ class ParityMismatch(AssertionError):
             head, _, rest = text.partition("\n")
             text = f"{head}\n{note}\n{rest}" if rest else f"{head}\n{note}"
         return f"{text}\n{self.diagnosis.render()}"
+
+
+def declined_summary(reasons: list, checked: int, *, limit: int = 6) -> str:
+    """One line for a row's declined examples: "13 of 35 examples declined, 22 checked: "
+    and the distinct reasons, most frequent first, each with its count. A plug-in's reasons
+    usually share their start ("X declined: ...; not supported: ") and differ in the values
+    at the end, so the common start is said once (cut at a ": " or "; ", never inside a
+    word) and the endings follow, joined by " | "; past ``limit`` of them, how many more."""
+    from collections import Counter
+
+    counts = Counter(reasons)
+    head = f"{len(reasons)} of {len(reasons) + checked} examples declined, {checked} checked: "
+    distinct = sorted(counts, key=lambda r: -counts[r])  # stable: first seen first among equals
+    if len(distinct) == 1:
+        return head + distinct[0] + (f" ({counts[distinct[0]]})" if counts[distinct[0]] > 1 else "")
+    prefix = os.path.commonprefix(distinct)
+    cut = max(prefix.rfind(": "), prefix.rfind("; "))
+    prefix = prefix[: cut + 2] if cut >= 0 else ""
+    tails = [f"{r[len(prefix):]} ({counts[r]})" for r in distinct]
+    more = [f"and {len(tails) - limit} more"] if len(tails) > limit else []
+    return head + prefix + " | ".join(tails[:limit] + more)

@@ -236,3 +236,16 @@ def test_a_real_invalid_product_still_fails_on_its_nan_and_float64_keeps_the_war
         assert_parity(broken.SpuriousMatmulWarning, Case(RNNConfig(3, 4, seq_len=5, batch=2), seed=7))
     with pytest.raises(ImplementationError, match=r"raised RuntimeWarning: invalid value encountered in dot"):
         assert_parity(broken.SpuriousDotWarning, Case(RNNConfig(3, 4, seq_len=5, batch=2), seed=7))
+
+
+def test_declined_summary_says_the_shared_start_once_and_counts_each_ending():
+    from parity_tests.core.messages import declined_summary
+
+    reasons = ["X declined: single-layer; not supported: num_layers=2"] * 3 + \
+              ["X declined: single-layer; not supported: bidirectional=True"] * 5
+    line = declined_summary(reasons, 4)
+    assert line == ("8 of 12 examples declined, 4 checked: X declined: single-layer; not supported: "
+                    "bidirectional=True (5) | num_layers=2 (3)")
+    assert declined_summary(["only one"], 0) == "1 of 1 examples declined, 0 checked: only one"
+    many = [f"X declined: not supported: n={k}" for k in range(9)]
+    assert declined_summary(many, 0, limit=2).endswith("n=0 (1) | n=1 (1) | and 7 more")

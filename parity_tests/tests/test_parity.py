@@ -9,6 +9,7 @@ causal order.
 
 import pytest
 
+from parity_tests.core.messages import declined_summary
 from parity_tests.families import ROWS
 from parity_tests.properties import run_property
 
@@ -18,4 +19,4 @@ def test_parity(parity_impls, row, record_declined):
     ran, declined = run_property(parity_impls[row.family], row)
     record_declined(declined, checked=ran)
     if declined and not ran:
-        pytest.skip(f"all {len(declined)} examples declined: " + "; ".join(dict.fromkeys(declined)))
+        pytest.skip(declined_summary(declined, 0))
