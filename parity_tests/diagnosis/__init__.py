@@ -50,6 +50,7 @@ class Diagnosis:
     generic: bool = False  # True when that is a generic variant, not the failing case
     generic_bad: list = field(default_factory=list)  # what differs there, in causal order
     precision: str | None = None  # set when every difference is the size of float32 rounding
+    budget: str | None = None  # set when localization and suspects were judged at float32's budget
 
     def headline_note(self) -> str | None:
         """When the generic case's first differing tensor is not the example's: said right
@@ -81,6 +82,8 @@ class Diagnosis:
                          f"seed={c.seed}, weight_scale=1), which fails too"
                          + (f", first at {self.generic_bad[0]}" if self.generic_bad[:1] != self.bad[:1] else "")
                          + "; a shrunk example has too little structure to tell mistakes apart")
+        if self.budget:
+            lines.append(f"  judged at float32's budget: {self.budget}")
         if self.forward:
             lines.append(f"  forward: {self.forward}")
         if self.backward:
@@ -159,6 +162,15 @@ def diagnose(cls, case, comparisons) -> Diagnosis:
         if case.lengths is not None or case.truncate is not None:
             return dx  # localization and suspects are defined for plain runs
         probe = Probe(cls, probe_run)
+        stored = _returned_float32(probe_run.comparisons)
+        if stored:
+            # Results stored in float32 differ from float64's by float32 rounding everywhere:
+            # at float64's budget the forward "diverges at step 0" and no suspect can match
+            # (the mistakes' numbers are float64). At float32's budget the rounding passes and
+            # a real mistake (errors of order 1e-3 and up) still stands out.
+            probe.dtype = np.dtype(np.float32)
+            dx.budget = (f"{join(stored)} came back as float32 (the case is float64), so below, a "
+                         "difference the size of float32 rounding is not counted as a mistake")
         if fam.localize is not None:
             dx.forward, dx.backward = fam.localize(probe)
         dx.suspects = suspects(probe)
@@ -178,6 +190,11 @@ def _float32_sized(comparisons) -> bool:
     buffers: a newcomer got "the forward pass is wrong" under a Precision line)."""
     bad = [c for c in comparisons if not c.within_tolerance]
     return bool(bad) and all(c.requested_dtype == "float64" and c.normwise <= _FLOAT32_BUDGET for c in bad)
+
+
+def _returned_float32(comparisons) -> list:
+    """The tensors a float64 case got back as float32 (the implementation's dtype, not the case's)."""
+    return [c.tensor for c in comparisons if c.requested_dtype == "float64" and c.dtype == "float32"]
 
 
 def _precision_words(comparisons, generic: list) -> str:

@@ -90,3 +90,38 @@ def test_a_real_mistake_is_still_localized_and_named():
     case = Case(GRUConfig(input_size=3, hidden_size=4, seq_len=5, batch=3), seed=1)
     d = diagnose(Wrong, case, run_comparisons(Wrong, case))
     assert d.precision is None and any("reset gate applied to h before" in s.name for s in d.suspects)
+
+
+def _stored_float32(bug):
+    """``bug`` (a planted gated class) with its output and dx stored in float32 buffers, as the
+    book's TimeLSTM stores hs and dxs: float32 rounding everywhere AND a mistake."""
+
+    class Stored(bug):
+        def forward(self, x, hx=None):
+            out, states = super().forward(x, hx)
+            return out.astype(np.float32), states
+
+        def backward(self, *d):
+            dx, d_init = super().backward(*d)
+            return dx.astype(np.float32), d_init
+
+    Stored.__name__ = bug.__name__ + "StoredFloat32"
+    return Stored
+
+
+def test_a_mistake_under_float32_buffers_is_still_localized_and_named_at_float32s_budget():
+    """Judged at float64's budget the float32 output "diverges at step 0" and no suspect matches
+    (the mistakes' numbers are float64): a newcomer with the book's buffers and one real
+    mistake got "suspects: none". At float32's budget the rounding passes and the mistake is named."""
+    from parity_tests.families.lstm import LSTMConfig
+    from parity_tests.planted.gated import LSTMForgetGradUsesCt
+
+    cls = _stored_float32(LSTMForgetGradUsesCt)
+    case = Case(LSTMConfig(input_size=3, hidden_size=4, seq_len=5, batch=3), seed=1)
+    comparisons = run_comparisons(cls, case)
+    assert not next(c for c in comparisons if c.tensor == "output").passed  # float32 rounding alone
+    d = diagnose(cls, case, comparisons)
+    text = d.render()
+    assert d.precision is None and "judged at float32's budget: output and dx came back as float32" in text
+    assert "forward agrees" in text, text
+    assert [s.name for s in d.suspects][:1] == ["forget-gate gradient uses c_t instead of c_(t-1)"], text
