@@ -51,6 +51,7 @@ class Diagnosis:
     generic_bad: list = field(default_factory=list)  # what differs there, in causal order
     precision: str | None = None  # set when every difference is the size of float32 rounding
     budget: str | None = None  # set when localization and suspects were judged at float32's budget
+    failing_case: object = None  # the case that failed (the probe case may be its generic variant)
 
     def headline_note(self) -> str | None:
         """When the generic case's first differing tensor is not the example's: said right
@@ -60,10 +61,20 @@ class Diagnosis:
         if self.precision or not (self.generic and self.generic_bad and self.bad) or \
                 self.generic_bad[0] == self.bad[0]:
             return None
-        said = (f"{self.generic_bad[0]} differs first: the forward pass is wrong, which the shrunk example "
-                "above hides (its forward agrees)" if self.forward else
-                f"{self.generic_bad[0]} differs first, which the shrunk example above does not show")
-        return f"On a generic case of this configuration (ordinary random weights; Diagnosis below) {said}."
+        h0 = self._h0_given()
+        example = "the example above, whose initial state is zero," if h0 else "the shrunk example above"
+        said = (f"{self.generic_bad[0]} differs first: the forward pass is wrong, which {example} hides (its "
+                "forward agrees)" if self.forward else
+                f"{self.generic_bad[0]} differs first, which {example} does not show")
+        return (f"On a generic case of this configuration (ordinary random weights{', an initial state given' if h0 else ''}"
+                f"; Diagnosis below) {said}.")
+
+    def _h0_given(self) -> bool:
+        """The generic case gives the initial state the failing case left out (h0=None rows):
+        a model that differs from torch only through h (a GRU's reset gate) agrees at h = 0."""
+        return bool(self.generic and self.failing_case is not None and self.probe_case is not None
+                    and getattr(self.probe_case.config, "has_h0", False)
+                    and not getattr(self.failing_case.config, "has_h0", True))
 
     def render(self) -> str:
         lines = ["Diagnosis:"]
@@ -79,7 +90,8 @@ class Diagnosis:
             size = ", ".join(f"{k}={getattr(c.config, a)}" for k, a in (("T", "seq_len"), ("B", "batch"))
                              if hasattr(c.config, a))
             lines.append(f"  below: localized and matched on a generic case of the same configuration ({size}, "
-                         f"seed={c.seed}, weight_scale=1), which fails too"
+                         f"seed={c.seed}, weight_scale=1{', the initial state given' if self._h0_given() else ''}), "
+                         "which fails too"
                          + (f", first at {self.generic_bad[0]}" if self.generic_bad[:1] != self.bad[:1] else "")
                          + "; a shrunk example has too little structure to tell mistakes apart")
         if self.budget:
@@ -139,7 +151,8 @@ def diagnose(cls, case, comparisons) -> Diagnosis:
     too, because a shrunk example (T = 1, zero weights) often cannot tell mistakes apart;
     otherwise on the failing case itself."""
     fam = case.family
-    dx = Diagnosis(ok=[c.tensor for c in comparisons if c.passed], bad=[c.tensor for c in comparisons if not c.passed])
+    dx = Diagnosis(ok=[c.tensor for c in comparisons if c.passed], bad=[c.tensor for c in comparisons if not c.passed],
+                   failing_case=case)
     probe_run = None
     # (a case that already is its generic variant is diagnosed as itself, without the "below:" line)
     if case.lengths is None and case.truncate is None and _generic_variant(case) != case:

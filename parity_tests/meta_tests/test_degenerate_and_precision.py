@@ -125,3 +125,21 @@ def test_a_mistake_under_float32_buffers_is_still_localized_and_named_at_float32
     assert d.precision is None and "judged at float32's budget: output and dx came back as float32" in text
     assert "forward agrees" in text, text
     assert [s.name for s in d.suspects][:1] == ["forget-gate gradient uses c_t instead of c_(t-1)"], text
+
+
+def test_a_generic_case_that_gives_the_initial_state_says_so():
+    """The generic case gives h0 where the failing case had none; a GRUCell with the reset gate
+    before W_hn and no bias agrees with torch at h = 0, so "the shrunk example hides it" was
+    wrong (a newcomer's finding): both lines now say the generic case gave the initial state."""
+    from parity_tests.families.gru_cell import GRUCellConfig
+    from parity_tests.planted.gated import GRUCell, _ResetBefore
+
+    class CellResetBefore(_ResetBefore, GRUCell):
+        pass
+
+    case = Case(GRUCellConfig(input_size=3, hidden_size=4, batch=3, bias=False, has_h0=False), seed=1)
+    comparisons = run_comparisons(CellResetBefore, case)
+    assert next(c for c in comparisons if c.tensor == "h_next").passed  # at h = 0 the models agree
+    d = diagnose(CellResetBefore, case, comparisons)
+    assert "an initial state given" in d.headline_note() and "whose initial state is zero" in d.headline_note()
+    assert "the initial state given), which fails too" in d.render()
