@@ -248,10 +248,27 @@ def pytest_report_header(config):
     for flag in ("--convention", "--reduction"):
         if values.get(flag) and not (flag == "--reduction" and values[flag] == "sum"):
             opts += f", {flag} {values[flag]}"
-    for order in values.get("--gate-order") or ():  # the labelings the gated plug-ins are checked under
-        opts += f", --gate-order {order}"
+    # The labelings the gated plug-ins are checked under, and which plug-ins each reaches: one
+    # --gate-order or --gru-update serves every plug-in of its kind (a GRU layer and a GRUCell
+    # alike; a newcomer checked a Keras-style layer and a torch-style cell in one run).
+    checked = families_checked(values)
+
+    def reaches(*kinds):
+        from .families.gated_conventions import GATED_FAMILIES
+
+        fams = [e.option for e in CATALOG if e.name in checked and GATED_FAMILIES.get(e.name) in kinds]
+        return f" (for {' and '.join(fams)})" if len(fams) > 1 else ""
+
+    if values.get("--gate-order"):
+        from .families.gated_conventions import gate_orders
+
+        kinds_of: dict = {}
+        for kind, order in gate_orders(values["--gate-order"]).items():
+            kinds_of.setdefault(order, []).append(kind)
+        for order, kinds in kinds_of.items():
+            opts += f", --gate-order {order}{reaches(*kinds)}"
     if (values.get("--gru-update") or "torch") != "torch":
-        opts += f", --gru-update {values['--gru-update']}"
+        opts += f", --gru-update {values['--gru-update']}{reaches('gru')}"
     if values.get("--strict-dtype"):
         opts += ", --strict-dtype"
     return (f"rnn-parity: {opts}, hypothesis profile {settings.get_current_profile_name()}, "

@@ -33,7 +33,8 @@ option makes it torch's.
 
 ``adapt_gated(cls, family, gate_order=None, gru_update=None, spec=None)`` returns the class
 under the contract (``cls`` itself when neither option is given), carrying ``cli`` (the
-options as typed), ``Learner`` (the class) and ``gate_order`` / ``gru_update``.
+options as typed), ``Learner`` (the class) and ``gate_order`` (torch's letters; as typed:
+``gate_order_typed``) / ``gru_update``.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ def adapt_gated(cls, family: str, gate_order: str | None = None, gru_update: str
     cli = (spec + (f" --gate-order {gate_order}" if gate_order is not None else "")
            + (f" --gru-update {gru_update}" if gru_update == "complement" else ""))
     return type(cls.__name__, (_GatedAdapter,), {
-        "Learner": cls, "family": family, "gate_order": order,
+        "Learner": cls, "family": family, "gate_order": order, "gate_order_typed": gate_order,
         "gru_update": "complement" if gru_update == "complement" else None, "cli": cli,
         "__module__": cls.__module__, "__qualname__": f"{cls.__qualname__}[gated adapter]",
     })

@@ -686,18 +686,21 @@ def _read_as(gates: str, order: str, handed: str) -> str:
     return "".join(actual)
 
 
-def _gate_order_name(gates: str, order: str, hint: bool, declared: str | None = None) -> tuple:
+def _gate_order_name(gates: str, order: str, hint: bool, declared: str | None = None,
+                     typed: str | None = None) -> tuple:
     """The suspect for an implementation that reads the stacked gate rows it is handed in
     ``order`` (relative to what it is handed). With ``declared`` (a --gate-order given, in
     torch's letters) the adapter hands over rows stacked as declared, so the implementation's
     own order is ``order`` composed with it, and that is what the suspect names: a newcomer
     whose class stacks torch's i, f, g, o, run with --gate-order ifog, was told the class
-    "reads them as i, f, o, g", their own declaration read back as the bug."""
+    "reads them as i, f, o, g", their own declaration read back as the bug. ``typed``: the
+    declaration as the user typed it ("zrh", "keras"), which is how the suspect quotes it."""
     if declared is not None:
         actual = _read_as(gates, order, declared)
         read = ", ".join(actual)
-        name = f"gate order declared wrong (--gate-order {declared}; it stacks them as {read})"
-        eq = (f"torch stacks the gate rows of W_ih, W_hh, b_ih, b_hh as {', '.join(gates)}; --gate-order {declared} "
+        shown = typed or declared
+        name = f"gate order declared wrong (--gate-order {shown}; it stacks them as {read})"
+        eq = (f"torch stacks the gate rows of W_ih, W_hh, b_ih, b_hh as {', '.join(gates)}; --gate-order {shown} "
               f"says the implementation stacks them as {', '.join(declared)}, but it reads them as {read} (forward "
               f"and the gradients it stacks back)")
         eq += ("; that is torch's own order: leave out --gate-order" if actual == gates else
@@ -811,6 +814,7 @@ def mutants(probe) -> list:
     # A convention already declared (families/gated_conventions.adapt_gated) gets no hint to
     # declare it; the other one still does (a Keras GRU differs from torch in both).
     given_order = getattr(probe.cls, "gate_order", None) if getattr(probe.cls, "Learner", None) else None
+    given_typed = getattr(probe.cls, "gate_order_typed", None) if given_order else None
     given_complement = bool(getattr(probe.cls, "Learner", None)) and getattr(probe.cls, "gru_update", None) == "complement"
     other_orders = [o for o in ("".join(o) for o in permutations(p.gates)) if o != p.gates]
     convention = getattr(probe.cls, "convention", None)  # a course convention's adapter (conventions.py)
@@ -824,12 +828,13 @@ def mutants(probe) -> list:
         else:
             # no --gate-order hint for a course convention: the option does not combine with it
             hint = given_order is None and not convention
-            name, eq = _gate_order_name(p.gates, order, hint=hint, declared=given_order)
+            name, eq = _gate_order_name(p.gates, order, hint=hint, declared=given_order, typed=given_typed)
         out.append((Suspect(name, eq), p.to_contract(_relabeled(p, order))))
     if not given_complement:  # a gate-order slip in one pass (two gates swapped)
         handed = course or given_order or p.gates
         stacks = (f"the {convention} convention stacks the gate blocks of Wx, Wh and b as" if course else
-                  f"--gate-order {given_order} says the implementation stacks the gate rows as" if given_order else
+                  f"--gate-order {given_typed or given_order} says the implementation stacks the gate rows as"
+                  if given_order else
                   "torch stacks the gate rows of W_ih, W_hh, b_ih, b_hh as")
         swaps = [o for o in other_orders if sum(a != b for a, b in zip(o, p.gates)) == 2]
         for pass_ in ("forward", "backward", "per_gate", "rows"):
@@ -860,6 +865,18 @@ def mutants(probe) -> list:
                 name, eq = _gate_order_name(p.gates, order, hint=True)
                 out.append((Suspect(name, eq), p.to_contract(_negated_z(_relabeled(_with_z_negated(p), order,
                                                                                   complement=True), p))))
+        if given_complement and given_order is not None:
+            # Both declared, neither followed (or the order followed another way): a class in
+            # torch's own convention run with --gate-order zrh --gru-update complement (a
+            # newcomer gave them for a GRU layer and its cell plug-in, in one run, was checked too).
+            # ``order``: how the class reads torch's rows through the adapter (which negates
+            # torch's z rows, then stacks them as declared); its torch update undoes nothing.
+            for order in other_orders:
+                name, eq = _gate_order_name(p.gates, order, hint=False, declared=given_order, typed=given_typed)
+                eq += "; and " + _DECLARED_COMPLEMENT_EQ
+                out.append((Suspect(name + " and the GRU update declared wrong (it computes torch's "
+                                    "h' = (1 - z) * n + z * h)", eq),
+                            p.to_contract(_negated_z(_relabeled(_with_z_negated(p), order), p))))
         if not given_complement and given_order is None:
             # Both at once: a GRU that stacks its gates in another order (Keras: z, r, h) and
             # also writes the complement update; neither single suspect reproduces it.

@@ -254,8 +254,17 @@ def test_half_declared_convention_names_the_missing_option(cls, declared, suspec
     (gated.GRU, "gru", dict(gru_update="complement"),
      "GRU update declared wrong (--gru-update complement; it computes torch's h' = (1 - z) * n + z * h)",
      "leave out --gru-update"),
+    # both declared, neither followed (a newcomer gave them for a Keras-style GRU layer and its
+    # torch-style cell plug-in was checked in the same run); the order quoted as typed
+    (gated.GRUCell, "gru_cell", dict(gate_order="zrh", gru_update="complement"),
+     "gate order declared wrong (--gate-order zrh; it stacks them as r, z, n) and the GRU update declared wrong "
+     "(it computes torch's h' = (1 - z) * n + z * h)", "leave out --gru-update"),
+    (gated.GRU, "gru", dict(gate_order="keras", gru_update="complement"),
+     "gate order declared wrong (--gate-order keras; it stacks them as r, z, n) and the GRU update declared wrong "
+     "(it computes torch's h' = (1 - z) * n + z * h)", "leave out --gate-order"),
 ], ids=["lstm_torch_order_declared_ifog", "lstm_ifog_declared_figo", "gru_cell_torch_order_declared_zrn",
-        "gru_torch_update_declared_complement"])
+        "gru_torch_update_declared_complement", "gru_cell_torch_declared_zrh_complement",
+        "gru_torch_declared_keras_complement"])
 def test_a_declared_convention_the_class_does_not_use_is_named_as_the_declaration(cls, family, declared, suspect,
                                                                                     option):
     from parity_tests.families.gated_conventions import adapt_gated

@@ -66,3 +66,16 @@ def test_the_report_header_names_the_labelings_the_plug_ins_are_checked_under():
     header = next(ln for ln in proc.stdout.splitlines() if ln.startswith("rnn-parity: "))
     assert header.startswith("rnn-parity: --gru-impl parity_tests.planted.gated:GRUKerasComplement, --gate-order zrh, "
                              "--gru-update complement, hypothesis profile ci"), header
+
+
+def test_the_header_says_which_plug_ins_one_labeling_reaches():
+    """One --gate-order / --gru-update serves every plug-in of its kind: checked together, a GRU
+    layer and a GRUCell are both relabeled (a newcomer's torch-style cell failed every row
+    beside a Keras-style layer, and nothing said the options reached it)."""
+    proc = run_pytest("parity_tests/tests/test_parity.py", "--co", "--gru-impl",
+                      "parity_tests.planted.gated:GRUKerasComplement", "--gru-cell-impl",
+                      "parity_tests.planted.gated:GRUCell", "--gate-order", "keras", "--gru-update", "complement")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    header = next(ln for ln in proc.stdout.splitlines() if ln.startswith("rnn-parity: "))
+    assert ("--gate-order keras (for --gru-impl and --gru-cell-impl), --gru-update complement (for --gru-impl and "
+            "--gru-cell-impl), hypothesis profile ci") in header, header
