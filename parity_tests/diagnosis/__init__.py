@@ -52,6 +52,7 @@ class Diagnosis:
     precision: str | None = None  # set when every difference is the size of float32 rounding
     budget: str | None = None  # set when localization and suspects were judged at float32's budget
     failing_case: object = None  # the case that failed (the probe case may be its generic variant)
+    forward_model: list = field(default_factory=list)  # no suspect: those that explain the forward alone
 
     def headline_note(self) -> str | None:
         """When the generic case's first differing tensor is not the example's: said right
@@ -106,11 +107,19 @@ class Diagnosis:
         else:
             lines.append("  suspects: none of the known single mistakes reproduces these numbers "
                          "(a different mistake, or several at once)")
+            if self.forward_model:
+                shown = self.forward_model[:2]
+                lines.append("  the forward pass alone is reproduced by "
+                             + " and by ".join(f'"{s.name}"' for s in shown)
+                             + (f" (and {len(self.forward_model) - 2} more)" if len(self.forward_model) > 2 else "")
+                             + ": the forward follows it, but the gradients match no alternative's, so the "
+                             "backward has a mistake of its own besides")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
         return {"forward": self.forward, "backward": self.backward,
-                "suspects": [{"name": s.name, "why": s.equation} for s in self.suspects]}
+                "suspects": [{"name": s.name, "why": s.equation} for s in self.suspects],
+                "forward_alone": [s.name for s in self.forward_model]}
 
 
 def join(names) -> str:
@@ -186,7 +195,10 @@ def diagnose(cls, case, comparisons) -> Diagnosis:
                          "difference the size of float32 rounding is not counted as a mistake")
         if fam.localize is not None:
             dx.forward, dx.backward = fam.localize(probe)
-        dx.suspects = suspects(probe)
+        candidates = _candidates(probe)
+        dx.suspects = suspects(probe, candidates)
+        if not dx.suspects:
+            dx.forward_model = forward_alone(probe, candidates)
     except Exception as exc:  # noqa: BLE001 - a diagnosis must never hide the mismatch itself
         dx.backward = f"(diagnosis unavailable: {type(exc).__name__}: {exc})"
     return dx
@@ -256,13 +268,30 @@ def _generic_variant(case):
     return replace(generic_variant(case), config=replace(case.config, has_h0=True, **changes))
 
 
-def suspects(probe: Probe) -> list:
-    """Every candidate mistake whose alternative explains the implementation's numbers."""
+def _candidates(probe: Probe) -> list:
+    """Every candidate mistake, as (Suspect, the numbers it gives under the contract's names)."""
     fam, ref = probe.case.family, probe.ref
     candidates = list(fam.mutants(probe)) if fam.mutants is not None else []
     candidates = [(s, {k: v for k, v in {**ref, **alt}.items() if k in ref}) for s, alt in candidates]
-    candidates += _transformed(probe)
+    return candidates + _transformed(probe)
+
+
+def suspects(probe: Probe, candidates: list | None = None) -> list:
+    """Every candidate mistake whose alternative explains the implementation's numbers."""
+    candidates = _candidates(probe) if candidates is None else candidates
     return [s for s, alt in candidates if _explains(probe, alt)]
+
+
+def forward_alone(probe: Probe, candidates: list) -> list:
+    """When no suspect explains everything: the candidates that explain the FORWARD results
+    (output and final states) where those differ from torch. A different model plus a
+    mistake in its backward (a public reset-before GRU whose backward also took sigmoid' from
+    the pre-activations) matched nothing, and the learner got no hint about either."""
+    fam = probe.case.family
+    names = [k for k in flat(fam.forward_returns) if k in probe.ref]
+    if all(probe.same(k, probe.mine[k], probe.ref[k], probe.bounds.get(k)) for k in names):
+        return []
+    return [s for s, alt in candidates if _explains(probe, {k: alt[k] for k in names})]
 
 
 def _transformed(probe: Probe) -> list:

@@ -143,3 +143,23 @@ def test_a_generic_case_that_gives_the_initial_state_says_so():
     d = diagnose(CellResetBefore, case, comparisons)
     assert "an initial state given" in d.headline_note() and "whose initial state is zero" in d.headline_note()
     assert "the initial state given), which fails too" in d.render()
+
+
+def test_a_different_forward_model_is_said_when_its_backward_has_a_mistake_too():
+    """A public reset-before GRU whose backward also took sigmoid' from the pre-activations
+    matched no single suspect, and the learner heard of neither mistake: the forward alone is
+    explained by the reset-before model, which the diagnosis now says."""
+    from parity_tests.planted.gated import GRUResetBefore, GRUSigmoidGradFromPreactivation
+
+    class ResetBeforeAndPreactivation(GRUResetBefore):
+        sig_grad = GRUSigmoidGradFromPreactivation.sig_grad
+
+    case = Case(GRUConfig(input_size=3, hidden_size=4, seq_len=5, batch=3), seed=1)
+    d = diagnose(ResetBeforeAndPreactivation, case, run_comparisons(ResetBeforeAndPreactivation, case))
+    text = d.render()
+    assert not d.suspects and d.forward_model, text
+    assert all("reset gate applied to h before W_hn" in s.name for s in d.forward_model), text
+    assert 'the forward pass alone is reproduced by "GRU reset gate applied to h before W_hn' in text
+    # one mistake alone is named as before, with no forward-alone line
+    d1 = diagnose(GRUResetBefore, case, run_comparisons(GRUResetBefore, case))
+    assert d1.suspects and not d1.forward_model
