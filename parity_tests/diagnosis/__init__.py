@@ -63,7 +63,8 @@ class Diagnosis:
                 self.generic_bad[0] == self.bad[0]:
             return None
         h0 = self._h0_given()
-        example = "the example above, whose initial state is zero," if h0 else "the shrunk example above"
+        # with h0 given too, the zero weights or the missing state may hide it: say neither
+        example = "the example above" if h0 else "the shrunk example above"
         said = (f"{self.generic_bad[0]} differs first: the forward pass is wrong, which {example} hides (its "
                 "forward agrees)" if self.forward else
                 f"{self.generic_bad[0]} differs first, which {example} does not show")
@@ -71,8 +72,9 @@ class Diagnosis:
                 f"; Diagnosis below) {said}.")
 
     def _h0_given(self) -> bool:
-        """The generic case gives the initial state the failing case left out (h0=None rows):
-        a model that differs from torch only through h (a GRU's reset gate) agrees at h = 0."""
+        """The generic case gives the initial state the failing case left out (h0=None rows),
+        besides its ordinary weights: a model that differs from torch only through h (a GRU's
+        reset gate) agrees at h = 0, so both changes are said (not which one hides what)."""
         return bool(self.generic and self.failing_case is not None and self.probe_case is not None
                     and getattr(self.probe_case.config, "has_h0", False)
                     and not getattr(self.failing_case.config, "has_h0", True))
@@ -108,18 +110,29 @@ class Diagnosis:
             lines.append("  suspects: none of the known single mistakes reproduces these numbers "
                          "(a different mistake, or several at once)")
             if self.forward_model:
-                shown = self.forward_model[:2]
+                shown = list(dict.fromkeys(_forward_part(s.name) for s in self.forward_model))
                 lines.append("  the forward pass alone is reproduced by "
-                             + " and by ".join(f'"{s.name}"' for s in shown)
-                             + (f" (and {len(self.forward_model) - 2} more)" if len(self.forward_model) > 2 else "")
-                             + ": the forward follows it, but the gradients match no alternative's, so the "
-                             "backward has a mistake of its own besides")
+                             + " and by ".join(f'"{n}"' for n in shown[:2])
+                             + (f" (and {len(shown) - 2} more)" if len(shown) > 2 else "")
+                             + ": start there. No alternative reproduces the gradients too: the backward has a "
+                             "mistake of its own besides, or is that forward's exact derivative, which is not "
+                             "among the alternatives")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
         return {"forward": self.forward, "backward": self.backward,
                 "suspects": [{"name": s.name, "why": s.equation} for s in self.suspects],
                 "forward_alone": [s.name for s in self.forward_model]}
+
+
+def _forward_part(name: str) -> str:
+    """A suspect's name as a forward mistake alone, without what it says of the backward:
+    "X (forward), backward with ..." / "X in forward (eq), backward with ..." / "X (forward
+    and backward of that model)" / "X (eq, forward and backward of that model)" -> "X" or "X (eq)"."""
+    if ", backward with" in name:
+        name = name[: name.index(", backward with")]
+    name = name.replace(" (forward and backward of that model)", "").replace(", forward and backward of that model)", ")")
+    return name.replace(" (forward)", "").replace(" in forward (", " (").removesuffix(" in forward")
 
 
 def join(names) -> str:

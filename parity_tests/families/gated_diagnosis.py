@@ -287,8 +287,10 @@ def _run(p: _Problem, m: frozenset) -> dict:
                         da_r = da_n * q_r
                     elif "sigmoid_prime_as_s_r" in m:
                         da_r = da_n * q_r * r
+                    # "sigmoid_prime_as_1ms_z": z's factor left out, (1 - z) kept; under --gru-update
+                    # complement (the class's z is torch's 1 - z) it is "sigmoid_prime_as_s_z"'s twin
                     da_z = (dz if "sigmoid_prime_missing_z" in m else dz * z if "sigmoid_prime_as_s_z" in m
-                            else dz * sg(tp["a_z"], z))
+                            else dz * (1 - z) if "sigmoid_prime_as_1ms_z" in m else dz * sg(tp["a_z"], z))
                     da_x = np.concatenate([da_r, da_z, da_n], axis=1)
                     # "dq_n_without_r": the gradient of W_hn h + b_hn taken as da_n, not da_n * r
                     da_h = np.concatenate([da_r, da_z, da_n if "dq_n_without_r" in m else da_n * r], axis=1)
@@ -576,6 +578,10 @@ GRU_MISTAKES = [
      lambda p: True),
     (("sigmoid_prime_as_s_z",), "update gate's sigmoid' taken as z (da_z = dh' * (h - n) * z, the (1 - z) left out)",
      "z = sigmoid(a_z): da_z = dh' * (h - n) * z (1 - z); the implementation multiplied by z alone", lambda p: True),
+    (("sigmoid_prime_as_1ms_z",), "update gate's sigmoid' taken as 1 - z (da_z = dh' * (h - n) * (1 - z), the z "
+     "left out)",
+     "z = sigmoid(a_z): da_z = dh' * (h - n) * z (1 - z); the implementation multiplied by (1 - z) alone",
+     lambda p: True),
     *[((f"overwrite_gate_{g}",), f"gate {g}'s weight gradients overwritten at each step, not summed over time "
        f"(its rows of dW_ih and dW_hh)",
        f"dW = sum_t da_t^T [x_t; h_(t-1)] for every gate's rows; the implementation kept the last step's share "
@@ -656,6 +662,17 @@ GRU_COMPLEMENT_WORDS = {
     ("no_dh_through_z",): ("missing dh path through z (dh_(t-1) lacks dh' * (1 - z))",
                            _AS_DECLARED + "dL/dh_(t-1) = dh' * (1 - z) + [da_r, da_z, r * da_n] W_hh; the "
                            "implementation dropped dh' * (1 - z), the direct path"),
+    # z (1 - z) is symmetric in z and 1 - z, but its halves trade places: torch's "z alone" is
+    # the class's "(1 - z) alone" (a review found the name said the opposite of the class's code)
+    ("sigmoid_prime_as_s_z",): ("update gate's sigmoid' taken as 1 - z (da_z = dh' * (n - h) * (1 - z), the z left "
+                                "out)", _AS_DECLARED + "da_z = dh' * (n - h) * z (1 - z); the implementation "
+                                "multiplied by (1 - z) alone"),
+    ("sigmoid_prime_as_1ms_z",): ("update gate's sigmoid' taken as z (da_z = dh' * (n - h) * z, the (1 - z) left "
+                                  "out)", _AS_DECLARED + "da_z = dh' * (n - h) * z (1 - z); the implementation "
+                                  "multiplied by z alone"),
+    ("sigmoid_prime_missing_z",): ("update gate's sigmoid' missing (da_z = dh' * (n - h))",
+                                   _AS_DECLARED + "da_z = dh' * (n - h) * z (1 - z); the implementation left out "
+                                   "z (1 - z)"),
 }
 
 

@@ -130,7 +130,8 @@ def test_a_mistake_under_float32_buffers_is_still_localized_and_named_at_float32
 def test_a_generic_case_that_gives_the_initial_state_says_so():
     """The generic case gives h0 where the failing case had none; a GRUCell with the reset gate
     before W_hn and no bias agrees with torch at h = 0, so "the shrunk example hides it" was
-    wrong (a newcomer's finding): both lines now say the generic case gave the initial state."""
+    wrong (a newcomer's finding): both lines now say the generic case gave the initial state,
+    and neither says which of its changes hides the mistake (the zero weights may, a review found)."""
     from parity_tests.families.gru_cell import GRUCellConfig
     from parity_tests.planted.gated import GRUCell, _ResetBefore
 
@@ -141,7 +142,7 @@ def test_a_generic_case_that_gives_the_initial_state_says_so():
     comparisons = run_comparisons(CellResetBefore, case)
     assert next(c for c in comparisons if c.tensor == "h_next").passed  # at h = 0 the models agree
     d = diagnose(CellResetBefore, case, comparisons)
-    assert "an initial state given" in d.headline_note() and "whose initial state is zero" in d.headline_note()
+    assert "an initial state given" in d.headline_note() and "shrunk" not in d.headline_note()
     assert "the initial state given), which fails too" in d.render()
 
 
@@ -160,6 +161,26 @@ def test_a_different_forward_model_is_said_when_its_backward_has_a_mistake_too()
     assert not d.suspects and d.forward_model, text
     assert all("reset gate applied to h before W_hn" in s.name for s in d.forward_model), text
     assert 'the forward pass alone is reproduced by "GRU reset gate applied to h before W_hn' in text
+    assert "backward with" not in text.split("the forward pass alone")[1]  # the forward part of the names only
     # one mistake alone is named as before, with no forward-alone line
     d1 = diagnose(GRUResetBefore, case, run_comparisons(GRUResetBefore, case))
     assert d1.suspects and not d1.forward_model
+
+
+def test_a_forward_mistake_with_its_own_exact_backward_is_not_said_to_have_a_second_mistake():
+    """z computed with tanh, and the backward with tanh's derivative (its exact derivative):
+    only the "backward with sigmoid's derivative" alternative exists, so no suspect matches.
+    The forward-alone line must not claim a second mistake (a review found it did)."""
+    from parity_tests.planted.gated import GRUZTanh
+
+    class ZTanhExact(GRUZTanh):
+        def gate_sig_grad(self, gate, a, s):
+            return 1 - s ** 2 if gate == "z" else super().gate_sig_grad(gate, a, s)
+
+    case = Case(GRUConfig(input_size=3, hidden_size=4, seq_len=5, batch=3), seed=1)
+    d = diagnose(ZTanhExact, case, run_comparisons(ZTanhExact, case))
+    text = d.render()
+    assert not d.suspects and d.forward_model, text
+    line = text.split("the forward pass alone is reproduced by ")[1]
+    assert line.startswith('"update gate z computed with tanh instead of sigmoid": start there.'), line
+    assert "or is that forward's exact derivative" in line and "sigmoid's derivative" not in line, line

@@ -301,14 +301,30 @@ class _ComplementCellMissingDirect(gated.GRUCellComplement):
         return dn, dz, 0 * direct
 
 
+class _ComplementDzTimesZ(gated.GRUComplement):
+    """``da_z = dz * z`` in the class's own terms (its z is torch's 1 - z): the (1 - z) left out."""
+
+    def gate_sig_grad(self, gate, a, s):
+        return s if gate == "z" else super().gate_sig_grad(gate, a, s)
+
+
+class _ComplementDzTimesOneMinusZ(gated.GRUComplement):
+    def gate_sig_grad(self, gate, a, s):
+        return 1 - s if gate == "z" else super().gate_sig_grad(gate, a, s)
+
+
 @pytest.mark.parametrize("cls, family, suspect, words", [
+    (_ComplementDzTimesZ, "gru", "update gate's sigmoid' taken as z (da_z = dh' * (n - h) * z, the (1 - z) left out)",
+     "multiplied by z alone"),
+    (_ComplementDzTimesOneMinusZ, "gru", "update gate's sigmoid' taken as 1 - z (da_z = dh' * (n - h) * (1 - z), the z "
+     "left out)", "multiplied by (1 - z) alone"),
     (_ComplementMissingDirect, "gru", "missing dh path through z (dh_(t-1) lacks dh' * (1 - z))",
      "dL/dh_(t-1) = dh' * (1 - z) + "),
     (_ComplementCellMissingDirect, "gru_cell", "missing dh path through z (dh_(t-1) lacks dh' * (1 - z))",
      "the implementation dropped dh' * (1 - z)"),
     (_ComplementZSwapped, "gru", "z and 1 - z swapped in backward", "dn = dh' * z and the direct part of dh is dh' * (1 - z)"),
     (_ComplementDzSign, "gru", "update gate gradient with the wrong sign (dz = dh' (h - n))", "dz = dh' * (n - h)"),
-], ids=["missing_direct_path", "cell_missing_direct_path", "z_swapped", "dz_sign"])
+], ids=["dz_times_z", "dz_times_1_minus_z", "missing_direct_path", "cell_missing_direct_path", "z_swapped", "dz_sign"])
 def test_a_complement_class_is_told_its_bug_in_its_own_terms(cls, family, suspect, words):
     from parity_tests.families.gated_conventions import adapt_gated
 
