@@ -287,10 +287,13 @@ def _run(p: _Problem, m: frozenset) -> dict:
                         da_r = da_n * q_r
                     elif "sigmoid_prime_as_s_r" in m:
                         da_r = da_n * q_r * r
+                    elif "tanh_prime_r" in m:  # r = tanh(a_r), differentiated as such
+                        da_r = da_n * q_r * (1 - r ** 2)
                     # "sigmoid_prime_as_1ms_z": z's factor left out, (1 - z) kept; under --gru-update
                     # complement (the class's z is torch's 1 - z) it is "sigmoid_prime_as_s_z"'s twin
                     da_z = (dz if "sigmoid_prime_missing_z" in m else dz * z if "sigmoid_prime_as_s_z" in m
-                            else dz * (1 - z) if "sigmoid_prime_as_1ms_z" in m else dz * sg(tp["a_z"], z))
+                            else dz * (1 - z) if "sigmoid_prime_as_1ms_z" in m
+                            else dz * (1 - z ** 2) if "tanh_prime_z" in m else dz * sg(tp["a_z"], z))
                     da_x = np.concatenate([da_r, da_z, da_n], axis=1)
                     # "dq_n_without_r": the gradient of W_hn h + b_hn taken as da_n, not da_n * r
                     da_h = np.concatenate([da_r, da_z, da_n if "dq_n_without_r" in m else da_n * r], axis=1)
@@ -557,6 +560,12 @@ GRU_MISTAKES = [
     (("r_tanh",), "reset gate r computed with tanh instead of sigmoid (forward), backward with sigmoid's derivative",
      "r = sigmoid(a_r); the implementation's forward computed tanh(a_r), and its backward kept r (1 - r) on that r",
      lambda p: True),
+    (("z_tanh", "tanh_prime_z"), "update gate z computed with tanh instead of sigmoid (forward and backward of that "
+     "model)", "z = sigmoid(a_z); the implementation computes z = tanh(a_z) throughout, its backward with tanh's "
+     "derivative, da_z = dz * (1 - z^2)", lambda p: True),
+    (("r_tanh", "tanh_prime_r"), "reset gate r computed with tanh instead of sigmoid (forward and backward of that "
+     "model)", "r = sigmoid(a_r); the implementation computes r = tanh(a_r) throughout, its backward with tanh's "
+     "derivative, da_r = da_n * (W_hn h + b_hn) * (1 - r^2)", lambda p: True),
     (("reset_before_forward",), "GRU reset gate applied to h before W_hn in forward (n = tanh(W_in x + b_in + "
      "W_hn (r * h) + b_hn)), backward with torch's formulas",
      "torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); the implementation's forward applies r to h first (Cho "

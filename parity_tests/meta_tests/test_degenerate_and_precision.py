@@ -167,10 +167,11 @@ def test_a_different_forward_model_is_said_when_its_backward_has_a_mistake_too()
     assert d1.suspects and not d1.forward_model
 
 
-def test_a_forward_mistake_with_its_own_exact_backward_is_not_said_to_have_a_second_mistake():
-    """z computed with tanh, and the backward with tanh's derivative (its exact derivative):
-    only the "backward with sigmoid's derivative" alternative exists, so no suspect matches.
-    The forward-alone line must not claim a second mistake (a review found it did)."""
+def test_a_forward_mistake_with_its_own_exact_backward_is_named_or_not_blamed_on_a_second_mistake():
+    """A forward mistake differentiated exactly: z through tanh with tanh's derivative now has its
+    own suspect; the RNN's reverse outputs left in processing order, differentiated as such, has
+    none, and the forward-alone line must not claim a second mistake (a review found it did)."""
+    from parity_tests.planted.bugs import ReverseNotReReversed, ReverseOutputNotReReversed
     from parity_tests.planted.gated import GRUZTanh
 
     class ZTanhExact(GRUZTanh):
@@ -179,8 +180,16 @@ def test_a_forward_mistake_with_its_own_exact_backward_is_not_said_to_have_a_sec
 
     case = Case(GRUConfig(input_size=3, hidden_size=4, seq_len=5, batch=3), seed=1)
     d = diagnose(ZTanhExact, case, run_comparisons(ZTanhExact, case))
+    assert [s.name for s in d.suspects] == [
+        "update gate z computed with tanh instead of sigmoid (forward and backward of that model)"], d.render()
+
+    class ReverseOutputsExact(ReverseOutputNotReReversed, ReverseNotReReversed):
+        pass
+
+    case = Case(RNNConfig(input_size=3, hidden_size=4, bidirectional=True, seq_len=5, batch=3), seed=1)
+    d = diagnose(ReverseOutputsExact, case, run_comparisons(ReverseOutputsExact, case))
     text = d.render()
     assert not d.suspects and d.forward_model, text
     line = text.split("the forward pass alone is reproduced by ")[1]
-    assert line.startswith('"update gate z computed with tanh instead of sigmoid": start there.'), line
-    assert "or is that forward's exact derivative" in line and "sigmoid's derivative" not in line, line
+    assert "start there. No alternative reproduces the gradients too" in line, line
+    assert "or is that forward's exact derivative" in line, line
