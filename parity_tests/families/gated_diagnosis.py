@@ -257,10 +257,11 @@ def _run(p: _Problem, m: frozenset) -> dict:
                     dcg = carry_c if "gates_without_dh_path" in m else dc
                     da_x = da_h = np.concatenate([
                         dcg * g * sgm(0),
-                        dcg * (tp["c2"] if "forget_uses_c_t" in m else tp["c"]) * sgm(1),
+                        dcg * (tp["c2"] if "forget_uses_c_t" in m or ("forget_uses_c_t_after_first" in m
+                                                                     and t != order[0]) else tp["c"]) * sgm(1),
                         dcg * tp["i"] * dg,
                         dhf * tp["tc"] * sgm(3)], axis=1)
-                    if "c_not_carried" in m:
+                    if "c_not_carried" in m or ("c_not_carried_after_first" in m and t != order[0]):
                         carry_c = np.zeros_like(dc)
                     else:
                         carry_c = dc if "c_carried_without_f" in m else dc * tp["f"]
@@ -475,6 +476,19 @@ LSTM_MISTAKES = [
     (("proj_operand_tc",), "projection gradient from tanh(c) instead of o * tanh(c)",
      "h = W_hr (o * tanh(c)): dW_hr = sum_t dh_t^T (o_t * tanh(c_t)); the implementation used tanh(c_t), "
      "forgetting the output gate", lambda p: p.R != p.H),
+    # The first step written apart (Karpathy's lstm.py: ``if t > 0: ... else: ... c0 ...``), the
+    # mistake in the branch of the later steps only: the first step is right.
+    (("forget_uses_c_t_after_first",), "forget-gate gradient uses c_t instead of c_(t-1) at every step but the "
+     "first (the first step's branch, with c0, is right)",
+     "c_t = f * c_(t-1) + i * g: da_f = dL/dc_t * c_(t-1) * f (1 - f); the implementation multiplied by c_t at "
+     "every step after the first (a loop that writes the first step apart, `if t > 0: ... else: ... c0 ...`, "
+     "with the mistake in the t > 0 branch)", _RECURRENT),
+    (("c_not_carried_after_first",), "cell state not carried back through time from later steps (dc_(t-1) += "
+     "dc_t * f dropped for t > 0; dc0 from the first step alone)",
+     "dL/dc_(t-1) = dL/dc_t * f_t + (through h_(t-1)); the implementation dropped dL/dc_t * f_t at every step "
+     "after the first, though its first step still returns dc0 = dL/dc_0 * f_0 (a loop that writes the first "
+     "step apart, `if t > 0: dC[t-1] += ... else: dc0 = ...`, with the mistake in the t > 0 branch)",
+     lambda p: _RECURRENT(p) and not p.cell),
     (("c_carried_without_f",), "cell state's gradient carried back without the forget gate (dc_(t-1) = dc_t)",
      "c_t = f * c_(t-1) + i * g: dL/dc_(t-1) = dL/dc_t * f_t; the implementation carried dL/dc_t back unscaled",
      lambda p: True),  # a cell's dc, a layer's dc0 and every earlier step's dc

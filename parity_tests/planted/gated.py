@@ -399,6 +399,7 @@ class _Layers:
                 contribs = [None] * T
                 for s in range(T - 1, -1, -1):
                     total = (dy_steps[s] + d_states[0],) + tuple(d_states[1:])
+                    self._first_step = s == 0  # for hooks of a loop that writes the first step apart
                     dx, d_states, contribs[s] = self.step_back(w, steps[s], total)
                     d_in[order[s]] = d_in[order[s]] + dx
                 for k, ds in enumerate(d_states):
@@ -601,6 +602,14 @@ class LSTMCellStateNotCarried(LSTM):
         return _ZERO(dc_prev)
 
 
+class LSTMCellStateNotCarriedAfterFirst(LSTM):
+    """Karpathy's lstm.py writes the first step apart (``if t > 0: dC[t-1] += f * dC[t] else:
+    dc0 = f * dC[t]``): the carry dropped in the t > 0 branch only, dc0 still returned."""
+
+    def carry_c(self, dc_prev):
+        return dc_prev if self._first_step else _ZERO(dc_prev)
+
+
 class LSTMTanhCDerivativeMissing(LSTM):
     """dc = dc' + dm * o: the derivative of tanh(c') left out."""
 
@@ -620,6 +629,14 @@ class LSTMForgetGradUsesCt(LSTM):
 
     def forget_operand(self, c_prev, c_new):
         return c_new
+
+
+class LSTMForgetGradUsesCtAfterFirst(LSTM):
+    """df = dc * c_t in the t > 0 branch of a loop that writes the first step apart (Karpathy's
+    lstm.py); the first step's branch reads c0, right."""
+
+    def forget_operand(self, c_prev, c_new):
+        return c_prev if self._first_step else c_new
 
 
 class LSTMSigmoidGradFromPreactivation(LSTM):
@@ -1020,6 +1037,16 @@ GATED_PLANTED = [
     _P("lstm_forget_grad_uses_c_t", "lstm", LSTMForgetGradUsesCt, "dx", {},
        "da_f is wrong at every step, and dx = sum_g da_g W_ig",
        suspect="forget-gate gradient uses c_t instead of c_(t-1)"),
+    _P("lstm_cell_state_not_carried_after_first", "lstm", LSTMCellStateNotCarriedAfterFirst, "dx", {},
+       "dx at every step but the last misses the gradient carried through c; dc0 still from the first step",
+       "T >= 2 (at T = 1 the first step is the only one)", {"seq_len": 1},
+       suspect="cell state not carried back through time from later steps (dc_(t-1) += dc_t * f dropped for t > 0; "
+               "dc0 from the first step alone)"),
+    _P("lstm_forget_grad_uses_c_t_after_first", "lstm", LSTMForgetGradUsesCtAfterFirst, "dx", {},
+       "da_f is wrong at every step but the first, and dx = sum_g da_g W_ig",
+       "T >= 2 (at T = 1 the first step is the only one)", {"seq_len": 1},
+       suspect="forget-gate gradient uses c_t instead of c_(t-1) at every step but the first (the first step's "
+               "branch, with c0, is right)"),
     _P("lstm_sigmoid_grad_from_preactivation", "lstm", LSTMSigmoidGradFromPreactivation, "dx", {},
        "da_i, da_f, da_o are wrong at every step",
        suspect="sigmoid derivative computed from the pre-activation"),
