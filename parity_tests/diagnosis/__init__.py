@@ -111,18 +111,28 @@ class Diagnosis:
                          "(a different mistake, or several at once)")
             if self.forward_model:
                 shown = list(dict.fromkeys(_forward_part(s.name) for s in self.forward_model))
-                lines.append("  the forward pass alone is reproduced by "
-                             + " and by ".join(f'"{n}"' for n in shown[:2])
-                             + (f" (and {len(shown) - 2} more)" if len(shown) > 2 else "")
-                             + ": start there. No alternative reproduces the gradients too: the backward has a "
-                             "mistake of its own besides, or is that forward's exact derivative, which is not "
-                             "among the alternatives")
+                head = ("  the forward pass alone is reproduced by " + " and by ".join(f'"{n}"' for n in shown[:2])
+                        + (f" (and {len(shown) - 2} more)" if len(shown) > 2 else ""))
+                if any(_exact_model(s) for s in self.forward_model):
+                    # that model's own exact backward was tried, and does not give these gradients
+                    lines.append(head + ": the forward follows that model, and that model's exact backward does not "
+                                 "reproduce the gradients, so the backward has a mistake of its own besides")
+                else:
+                    lines.append(head + ": start there. No alternative reproduces the gradients too: the backward "
+                                 "has a mistake of its own besides, or is that forward's exact derivative, which is "
+                                 "not among the alternatives")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
         return {"forward": self.forward, "backward": self.backward,
                 "suspects": [{"name": s.name, "why": s.equation} for s in self.suspects],
                 "forward_alone": [s.name for s in self.forward_model]}
+
+
+def _exact_model(s: "Suspect") -> bool:
+    """A suspect that is a whole other model, forward and its exact backward (the GRU with r
+    before W_hn, g through a sigmoid throughout, ...): the mistake tables say so in these words."""
+    return "forward and backward of that model" in s.name or "forward and its exact backward" in s.equation
 
 
 def _forward_part(name: str) -> str:

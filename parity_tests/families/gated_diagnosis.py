@@ -161,13 +161,15 @@ def _forward(p: _Problem, m: frozenset):
                     hw_n, b_hn = hw[:, 2 * H:], b_hh[2 * H:]
                     if "reset_before" in m or "reset_before_forward" in m:  # Cho et al.'s: W_hn (r * h)
                         hw_n = (r * h) @ w_hh[2 * H:].T
-                        n = np.tanh(ax[:, 2 * H:] + hw_n + b_hn)
+                        a_n = ax[:, 2 * H:] + hw_n + b_hn
                     elif "bhn_outside" in m:  # n = tanh(W_in x + b_in + r * (W_hn h) + b_hn)
-                        n = np.tanh(ax[:, 2 * H:] + r * hw_n + b_hn)
+                        a_n = ax[:, 2 * H:] + r * hw_n + b_hn
                     else:  # torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
-                        n = np.tanh(ax[:, 2 * H:] + r * (hw_n + b_hn))
+                        a_n = ax[:, 2 * H:] + r * (hw_n + b_hn)
+                    n = np.tanh(a_n)
                     h2 = (1 - z) * n + z * h
-                    tape[t] = dict(x=x, h=h, a_r=a_r, a_z=a_z, r=r, z=z, n=n, hw_n=hw_n, q=hw_n + b_hn, h_new=h2)
+                    tape[t] = dict(x=x, h=h, a_r=a_r, a_z=a_z, a_n=a_n, r=r, z=z, n=n, hw_n=hw_n, q=hw_n + b_hn,
+                                   h_new=h2)
                     states = [h2]
                 out[t] = states[0]
             tapes[layer, d] = (order, tape)
@@ -250,6 +252,8 @@ def _run(p: _Problem, m: frozenset) -> dict:
                     g = tp["g"]
                     if "g_with_sigmoid_prime" in m:
                         dg = g * (1 - g)
+                    elif "tanh_prime_from_preactivation" in m:  # tanh'(a) written 1 - a^2
+                        dg = 1 - tp["a"][:, 2 * H:3 * H] ** 2
                     else:
                         dg = 1 - g if "g_tanh_prime_unsquared" in m else 1 - g ** 2
                     # "gates_without_dh_path": the gates read the carried dL/dc alone (the part
@@ -275,7 +279,8 @@ def _run(p: _Problem, m: frozenset) -> dict:
                     dz = dh * ((n - tp["h"]) if "dz_sign" in m else (tp["h"] - n))
                     if "no_dh_through_z" in m:
                         direct = np.zeros_like(dh)
-                    da_n = dn * (1 - n ** 2)
+                    # "tanh_prime_from_preactivation": tanh'(a) written 1 - a^2, from the pre-activation
+                    da_n = dn * (1 - (tp["a_n"] if "tanh_prime_from_preactivation" in m else n) ** 2)
                     q_r = tp["hw_n"] if "reset_grad_without_b_hn" in m else tp["q"]
                     sg = ((lambda a, s: a * (1 - a)) if "sigmoid_from_preactivation" in m else (lambda a, s: s * (1 - s)))
                     if "reset_before" in m:  # a_n = ... + (r * h) W_hn^T: d(r * h) = da_n W_hn
@@ -495,6 +500,9 @@ LSTM_MISTAKES = [
     (("g_with_sigmoid_prime",), "tanh' on the candidate g taken as sigmoid's, g (1 - g)",
      "g = tanh(a_g): da_g = dL/dc * i * (1 - g^2); the implementation used g (1 - g), the derivative of a sigmoid",
      lambda p: True),
+    (("tanh_prime_from_preactivation",), "tanh' on the candidate g computed from the pre-activation (1 - a_g^2)",
+     "g = tanh(a_g): da_g = dL/dc * i * (1 - g^2); the implementation used 1 - a_g^2, the pre-activation in place "
+     "of g", lambda p: True),
     (("g_tanh_prime_unsquared",), "tanh' on the candidate g taken as 1 - g (the square forgotten)",
      "g = tanh(a_g): da_g = dL/dc * i * (1 - g^2); the implementation used 1 - g", lambda p: True),
     (("gates_without_dh_path",), "the gates' gradients use dL/dc from the step after alone (the part through h_t "
@@ -590,6 +598,9 @@ GRU_MISTAKES = [
      "torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); the implementation's forward computed "
      "tanh(W_in x + b_in + r * (W_hn h) + b_hn), and its backward kept torch's formulas on what it cached, W_hn h "
      "(da_r = da_n * (W_hn h) r (1 - r), d b_hn = sum da_n * r)", lambda p: p.bias),
+    (("tanh_prime_from_preactivation",), "tanh' on the candidate n computed from the pre-activation (1 - a_n^2)",
+     "n = tanh(a_n): da_n = dn * (1 - n^2); the implementation used 1 - a_n^2, the pre-activation in place of n",
+     lambda p: True),
     (("sigmoid_prime_missing_r",), "reset gate's sigmoid' missing (da_r = da_n * (W_hn h + b_hn))",
      "r = sigmoid(a_r): da_r = da_n * (W_hn h + b_hn) * r (1 - r); the implementation left out r (1 - r)",
      lambda p: True),

@@ -162,6 +162,11 @@ def test_a_different_forward_model_is_said_when_its_backward_has_a_mistake_too()
     assert all("reset gate applied to h before W_hn" in s.name for s in d.forward_model), text
     assert 'the forward pass alone is reproduced by "GRU reset gate applied to h before W_hn' in text
     assert "backward with" not in text.split("the forward pass alone")[1]  # the forward part of the names only
+    # that model's exact backward is among the alternatives and does not match: the backward's own
+    # mistake is certain, not hedged (a newcomer's d2l-style GRU was told "or is that forward's exact
+    # derivative", which the alternatives had ruled out)
+    assert "that model's exact backward does not reproduce the gradients, so the backward has a mistake" in text
+    assert "or is that forward's exact derivative" not in text
     # one mistake alone is named as before, with no forward-alone line
     d1 = diagnose(GRUResetBefore, case, run_comparisons(GRUResetBefore, case))
     assert d1.suspects and not d1.forward_model
@@ -193,3 +198,4 @@ def test_a_forward_mistake_with_its_own_exact_backward_is_named_or_not_blamed_on
     line = text.split("the forward pass alone is reproduced by ")[1]
     assert "start there. No alternative reproduces the gradients too" in line, line
     assert "or is that forward's exact derivative" in line, line
+

@@ -163,8 +163,8 @@ class _LSTMSteps(_Slices):
         """g = tanh(a_g), the candidate cell state."""
         return np.tanh(a_g)
 
-    def candidate_grad(self, g):
-        """dg/da_g = 1 - g^2 (tanh's derivative, read from g)."""
+    def candidate_grad(self, g, a_g):
+        """dg/da_g = 1 - g^2 (tanh's derivative, read from g; a_g the pre-activation)."""
         return 1 - g * g
 
     def cell_act(self, c_new):
@@ -201,7 +201,7 @@ class _LSTMSteps(_Slices):
         da = {
             "i": dc * t["g"] * self.gate_sig_grad("i", t["a"]["i"], t["i"]),
             "f": dc * self.forget_operand(t["c"], t["c_new"]) * self.gate_sig_grad("f", t["a"]["f"], t["f"]),
-            "g": dc * t["i"] * self.candidate_grad(t["g"]),
+            "g": dc * t["i"] * self.candidate_grad(t["g"], t["a"]["g"]),
             "o": dm * t["tc"] * self.gate_sig_grad("o", t["a"]["o"], t["o"]),
         }
         dx, dh = self.input_grads(w, da, da)
@@ -225,6 +225,10 @@ class _GRUSteps(_Slices):
         if self.gru_update == "complement":  # h' = z n + (1 - z) h
             return dh * z, dh * (n - h_prev), dh * (1 - z)
         return dh * (1 - z), dh * (h_prev - n), dh * z
+
+    def cand_n_grad(self, n, a_n):
+        """dn/da_n = 1 - n^2 (tanh's derivative, read from n; a_n the pre-activation)."""
+        return 1 - n * n
 
     def reset_grad(self, da_n, q):
         """dr = da_n * q, q = h W_hn^T + b_hn."""
@@ -254,18 +258,19 @@ class _GRUSteps(_Slices):
             b_hn = w["bhh"]["n"]
         else:
             b_hn = np.zeros(h.shape[1], dtype=h.dtype)
-        n = np.tanh(self.n_preact(gi_n, hw_n, b_hn, r))
+        a_n = self.n_preact(gi_n, hw_n, b_hn, r)
+        n = np.tanh(a_n)
         if self.gru_update == "complement":
             h_new = z * n + (1 - z) * h
         else:
             h_new = (1 - z) * n + z * h
-        tape = dict(x=x, h=h, a_r=a_r, a_z=a_z, r=r, z=z, n=n, q=self.reset_operand(hw_n, b_hn))
+        tape = dict(x=x, h=h, a_r=a_r, a_z=a_z, a_n=a_n, r=r, z=z, n=n, q=self.reset_operand(hw_n, b_hn))
         return (h_new,), tape
 
     def step_back(self, w, t, d_states):
         (dh_new,) = d_states
         dn, dz, dh_direct = self.update_grads(dh_new, t["z"], t["n"], t["h"])
-        da_n = dn * (1 - t["n"] * t["n"])
+        da_n = dn * self.cand_n_grad(t["n"], t["a_n"])
         da = {
             "r": self.reset_grad(da_n, t["q"]) * self.gate_sig_grad("r", t["a_r"], t["r"]),
             "z": dz * self.gate_sig_grad("z", t["a_z"], t["z"]),
@@ -653,6 +658,13 @@ class LSTMSigmoidPrimeAsO(LSTM):
         return s if gate == "o" else super().gate_sig_grad(gate, a, s)
 
 
+class LSTMTanhPrimeFromPreactivation(LSTM):
+    """da_g = dc * i * (1 - a_g^2): tanh' written from the pre-activation instead of g."""
+
+    def candidate_grad(self, g, a_g):
+        return 1 - a_g * a_g
+
+
 class LSTMIgnoresDcN(LSTM):
     """The upstream gradient on c_n is dropped (backward starts from dc = 0)."""
 
@@ -703,7 +715,7 @@ class LSTMCandidateSigmoid(LSTM):
 class LSTMCandidateSigmoidExact(LSTMCandidateSigmoid):
     """g = sigmoid(a_g) forward and backward (da_g with g (1 - g)): a consistent wrong model."""
 
-    def candidate_grad(self, g):
+    def candidate_grad(self, g, a_g):
         return g * (1 - g)
 
 
@@ -819,6 +831,13 @@ class GRUSigmoidPrimeAsR(GRU):
 
     def gate_sig_grad(self, gate, a, s):
         return s if gate == "r" else super().gate_sig_grad(gate, a, s)
+
+
+class GRUTanhPrimeFromPreactivation(GRU):
+    """da_n = dn * (1 - a_n^2): tanh' written from the pre-activation instead of n."""
+
+    def cand_n_grad(self, n, a_n):
+        return 1 - a_n * a_n
 
 
 class GRUZTanh(GRU):
@@ -1053,6 +1072,9 @@ GATED_PLANTED = [
     _P("lstm_sigmoid_prime_as_o", "lstm", LSTMSigmoidPrimeAsO, "dx", {},
        "da_o lacks (1 - o) at every step, and dx includes da_o W_io",
        suspect="output gate's sigmoid' taken as o (da_o = dL/dh * tanh(c_t) * o, the (1 - o) left out)"),
+    _P("lstm_tanh_prime_from_preactivation", "lstm", LSTMTanhPrimeFromPreactivation, "dx", {},
+       "da_g is wrong at every step, and dx includes da_g W_ig",
+       suspect="tanh' on the candidate g computed from the pre-activation (1 - a_g^2)"),
     _P("lstm_ignores_d_c_n", "lstm", LSTMIgnoresDcN, "dx", {},
        "the last step's dc misses d_c_n, so does its dx (the harness's d_c_n is never zero)",
        "a nonzero d_c_n (always drawn)",
@@ -1113,6 +1135,9 @@ GATED_PLANTED = [
     _P("gru_sigmoid_prime_as_r", "gru", GRUSigmoidPrimeAsR, "dx", {},
        "da_r lacks (1 - r) at every step, and dx includes da_r W_ir",
        suspect="reset gate's sigmoid' taken as r (da_r = da_n * (W_hn h + b_hn) * r, the (1 - r) left out)"),
+    _P("gru_tanh_prime_from_preactivation", "gru", GRUTanhPrimeFromPreactivation, "dx", {},
+       "da_n is wrong at every step, and dx includes da_n W_in",
+       suspect="tanh' on the candidate n computed from the pre-activation (1 - a_n^2)"),
     _P("gru_z_tanh", "gru", GRUZTanh, "output", {}, "z is a tanh: forward differs",
        suspect="update gate z computed with tanh instead of sigmoid (forward), backward with sigmoid's derivative"),
     _P("gru_reset_before_forward_only", "gru", GRUResetBeforeForwardOnly, "output", {},
