@@ -756,7 +756,7 @@ def _gate_order_name(gates: str, order: str, hint: bool, declared: str | None = 
               f"and the gradients it stacks back)")
         eq += ("; that is torch's own order: leave out --gate-order" if actual == gates else
                f"; if it stacks its gates that way on purpose, declare --gate-order {actual} instead")
-        return name, eq
+        return name, eq + _ONE_RUN
     swapped = [g for g, h in zip(gates, order) if g != h]
     read = ", ".join(order)
     if len(swapped) == 2:
@@ -854,8 +854,12 @@ _COMPLEMENT_EQ = ("torch: h' = (1 - z) * n + z * h; the implementation computes 
                   "is torch's 1 - z: Cho et al.'s paper and several course notes write it so)")
 
 
+# A declaration serves every plug-in of its kind in the run: a newcomer's torch-style cell,
+# checked beside a Keras-style layer, was told to leave the options out, which broke the layer.
+_ONE_RUN = (" (a --gate-order or --gru-update serves every plug-in of its kind in the run, a layer and a cell "
+            "alike: check one written in another convention in a run of its own)")
 _DECLARED_COMPLEMENT_EQ = ("--gru-update complement says the implementation computes h' = z * n + (1 - z) * h, "
-                           "but it computes torch's h' = (1 - z) * n + z * h: leave out --gru-update")
+                           "but it computes torch's h' = (1 - z) * n + z * h: leave out --gru-update" + _ONE_RUN)
 
 
 def mutants(probe) -> list:
@@ -924,7 +928,7 @@ def mutants(probe) -> list:
             # torch's z rows, then stacks them as declared); its torch update undoes nothing.
             for order in other_orders:
                 name, eq = _gate_order_name(p.gates, order, hint=False, declared=given_order, typed=given_typed)
-                eq += "; and " + _DECLARED_COMPLEMENT_EQ
+                eq = eq.removesuffix(_ONE_RUN) + "; and " + _DECLARED_COMPLEMENT_EQ  # the note once
                 out.append((Suspect(name + " and the GRU update declared wrong (it computes torch's "
                                     "h' = (1 - z) * n + z * h)", eq),
                             p.to_contract(_negated_z(_relabeled(_with_z_negated(p), order), p))))

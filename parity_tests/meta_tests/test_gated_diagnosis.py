@@ -274,6 +274,8 @@ def test_a_declared_convention_the_class_does_not_use_is_named_as_the_declaratio
         assert_parity(adapted, _case(family, seed=5))
     found = suspects(Probe(adapted, run_both(adapted, _case(family, seed=5))))
     assert found and found[0].name == suspect and option in found[0].equation, [(s.name, s.equation) for s in found]
+    # and that the declaration reaches every plug-in of the kind (leaving it out may break another)
+    assert found[0].equation.count("check one written in another convention in a run of its own") == 1
 
 
 # -- a bug in a class written in the complement convention, declared -----------------------------
