@@ -168,10 +168,34 @@ def construct(cls, kwargs: dict, case=None):
     except NotImplementedError as exc:
         raise Unsupported(f"{impl_name(cls)} declined: {exc}") from None
     except Exception as exc:
+        other = _other_constructor(cls, kwargs) if isinstance(exc, TypeError) else None
         raise ImplementationError(
             f"{impl_name(cls)}({_kw(kwargs)}) raised {type(exc).__name__}: {exc}{_where(exc)} "
-            "(raise NotImplementedError to declare a configuration unsupported)"
+            + (other or "(raise NotImplementedError to declare a configuration unsupported)")
         ) from exc
+
+
+def _other_constructor(cls, kwargs: dict) -> str | None:
+    """When the class's constructor does not take the contract's arguments at all (a course's or
+    a book's class, e.g. ゼロから作るDeep Learning ❷'s TimeLSTM(Wx, Wh, b, stateful)): say so and
+    point at --convention, instead of the NotImplementedError advice (a newcomer ran the book's
+    class with --gate-order alone and read "raise NotImplementedError ..." beside a TypeError)."""
+    import inspect
+
+    learner = getattr(cls, "Learner", cls)
+    try:
+        params = inspect.signature(learner).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    names = [p.name for p in params]
+    if any(k in names for k in kwargs):
+        return None  # it takes the contract's arguments: the error is something else
+    return (f"(its constructor takes ({', '.join(names)}), not the contract's arguments: a class written for a "
+            "course or book is checked through its --convention, e.g. --convention dlfs2 for "
+            "ゼロから作るDeep Learning ❷'s (Wx, Wh, b) layers; see the README's conventions, or write a small "
+            "class that takes the contract's arguments and calls it)")
 
 
 def inject_params(impl, cls, params: dict, expected_shapes: dict) -> None:
@@ -585,7 +609,8 @@ def _call(cls, method: str, fn, *args, case=None, **kwargs):
     except _TimedOut as exc:
         raise _timed_out(cls, f"{impl_name(cls)}.{method}", limit, exc, case) from None
     except NotImplementedError as exc:
-        raise Unsupported(f"{impl_name(cls)}.{method} raised NotImplementedError: {exc}") from None
+        name = impl_name(cls)  # with options ("mod:Cls --convention dlfs2") a ".forward" would read as a path
+        raise Unsupported(f"{name}{': ' if ' ' in name else '.'}{method} raised NotImplementedError: {exc}") from None
     except Exception as exc:
         raise ImplementationError(f"{impl_name(cls)}.{method} raised {type(exc).__name__}: {exc}{_where(exc)}") from exc
 

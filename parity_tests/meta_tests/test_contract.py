@@ -249,3 +249,25 @@ def test_declined_summary_says_the_shared_start_once_and_counts_each_ending():
     assert declined_summary(["only one"], 0) == "1 of 1 examples declined, 0 checked: only one"
     many = [f"X declined: not supported: n={k}" for k in range(9)]
     assert declined_summary(many, 0, limit=2).endswith("n=0 (1) | n=1 (1) | and 7 more")
+
+
+def test_a_constructor_without_the_contracts_arguments_is_pointed_at_the_conventions():
+    from parity_tests.core.contract import ImplementationError, construct
+
+    class BookLayer:  # ゼロから作るDeep Learning ❷'s shape of constructor
+        def __init__(self, Wx, Wh, b, stateful=False):
+            pass
+
+    with pytest.raises(ImplementationError) as info:
+        construct(BookLayer, dict(input_size=2, hidden_size=3))
+    msg = str(info.value)
+    assert "its constructor takes (Wx, Wh, b, stateful), not the contract's arguments" in msg
+    assert "--convention dlfs2" in msg and "raise NotImplementedError" not in msg
+
+    class Broken:  # takes the contract's arguments: an ordinary error keeps the usual advice
+        def __init__(self, input_size, hidden_size):
+            raise TypeError("oops")
+
+    with pytest.raises(ImplementationError) as info:
+        construct(Broken, dict(input_size=2, hidden_size=3))
+    assert "raise NotImplementedError to declare" in str(info.value)
