@@ -180,6 +180,25 @@ def _forward(p: _Problem, m: frozenset):
     return layer_in, [np.stack(f) for f in finals], tapes
 
 
+def _gate_prime(m: frozenset, gate: str, s, a):
+    """sigmoid'(a) of one gate (i, f, o; r, z) as the mistakes in ``m`` take it, from the
+    gate's value s = sigmoid(a) and its pre-activation a: s (1 - s), right;
+    "sigmoid_from_preactivation": a (1 - a) (every gate); per gate, "sigmoid_prime_missing_<g>":
+    1, "sigmoid_prime_as_s_<g>": s (``do *= o`` for ``do *= o * (1 - o)``),
+    "sigmoid_prime_as_1ms_<g>": 1 - s (under --gru-update complement, whose z is torch's
+    1 - z, the twin of "as_s"), "tanh_prime_<g>": 1 - s^2 (a gate computed with tanh, and
+    differentiated as such)."""
+    if f"sigmoid_prime_missing_{gate}" in m:
+        return 1.0
+    if f"sigmoid_prime_as_s_{gate}" in m:
+        return s
+    if f"sigmoid_prime_as_1ms_{gate}" in m:
+        return 1 - s
+    if f"tanh_prime_{gate}" in m:
+        return 1 - s ** 2
+    return a * (1 - a) if "sigmoid_from_preactivation" in m else s * (1 - s)
+
+
 def _order_flag(m: frozenset, key: str) -> str | None:
     """The order of a ``key=order`` flag in ``m`` (``forward_order=ifog``), or None."""
     return next((f.split("=", 1)[1] for f in m if f.startswith(key + "=")), None)
@@ -243,12 +262,7 @@ def _run(p: _Problem, m: frozenset) -> dict:
                     else:
                         dtc = 1 - tp["tc"] ** 2
                     dc = carry_c + dhf * tp["o"] * dtc
-                    sg = ((lambda k: tp["a"][:, k * H:(k + 1) * H] * (1 - tp["a"][:, k * H:(k + 1) * H]))
-                          if "sigmoid_from_preactivation" in m else (lambda k: tp["ifgo"[k]] * (1 - tp["ifgo"[k]])))
-                    # "sigmoid_prime_missing_<gate>": s (1 - s) left out; "sigmoid_prime_as_s_<gate>":
-                    # the (1 - s) left out (``do *= o`` for ``do *= o * (1 - o)``)
-                    sgm = lambda k: (1.0 if f"sigmoid_prime_missing_{'ifgo'[k]}" in m  # noqa: E731
-                                     else tp["ifgo"[k]] if f"sigmoid_prime_as_s_{'ifgo'[k]}" in m else sg(k))
+                    sgm = lambda k: _gate_prime(m, "ifgo"[k], tp["ifgo"[k]], tp["a"][:, k * H:(k + 1) * H])  # noqa: E731
                     g = tp["g"]
                     if "g_with_sigmoid_prime" in m:
                         dg = g * (1 - g)
@@ -282,24 +296,14 @@ def _run(p: _Problem, m: frozenset) -> dict:
                     # "tanh_prime_from_preactivation": tanh'(a) written 1 - a^2, from the pre-activation
                     da_n = dn * (1 - (tp["a_n"] if "tanh_prime_from_preactivation" in m else n) ** 2)
                     q_r = tp["hw_n"] if "reset_grad_without_b_hn" in m else tp["q"]
-                    sg = ((lambda a, s: a * (1 - a)) if "sigmoid_from_preactivation" in m else (lambda a, s: s * (1 - s)))
+                    r_prime = _gate_prime(m, "r", r, tp["a_r"])
                     if "reset_before" in m:  # a_n = ... + (r * h) W_hn^T: d(r * h) = da_n W_hn
                         d_rh = da_n @ w_hh[2 * H:]
-                        da_r = d_rh * tp["h"] * sg(tp["a_r"], r)
+                        da_r = d_rh * tp["h"] * r_prime
                         direct = direct + d_rh * r
                     else:
-                        da_r = np.zeros_like(da_n) if "reset_grad_missing" in m else da_n * q_r * sg(tp["a_r"], r)
-                    if "sigmoid_prime_missing_r" in m:
-                        da_r = da_n * q_r
-                    elif "sigmoid_prime_as_s_r" in m:
-                        da_r = da_n * q_r * r
-                    elif "tanh_prime_r" in m:  # r = tanh(a_r), differentiated as such
-                        da_r = da_n * q_r * (1 - r ** 2)
-                    # "sigmoid_prime_as_1ms_z": z's factor left out, (1 - z) kept; under --gru-update
-                    # complement (the class's z is torch's 1 - z) it is "sigmoid_prime_as_s_z"'s twin
-                    da_z = (dz if "sigmoid_prime_missing_z" in m else dz * z if "sigmoid_prime_as_s_z" in m
-                            else dz * (1 - z) if "sigmoid_prime_as_1ms_z" in m
-                            else dz * (1 - z ** 2) if "tanh_prime_z" in m else dz * sg(tp["a_z"], z))
+                        da_r = np.zeros_like(da_n) if "reset_grad_missing" in m else da_n * q_r * r_prime
+                    da_z = dz * _gate_prime(m, "z", z, tp["a_z"])
                     da_x = np.concatenate([da_r, da_z, da_n], axis=1)
                     # "dq_n_without_r": the gradient of W_hn h + b_hn taken as da_n, not da_n * r
                     da_h = np.concatenate([da_r, da_z, da_n if "dq_n_without_r" in m else da_n * r], axis=1)
