@@ -119,6 +119,11 @@ class _Slices:
         """sigmoid' of one gate (i, f, o; r, z): the shared ``sig_grad``, a hook per gate."""
         return self.sig_grad(a, s)
 
+    def candidate_grad(self, t, a):
+        """tanh' of the candidate (the LSTM's g, the GRU's n), read from t = tanh(a): 1 - t^2
+        (``a``, the pre-activation, for a mistake that reads it)."""
+        return 1 - t * t
+
     def input_grads(self, w, da: dict, dq: dict):
         """dx = sum_g da_g W_ig and dh = sum_g dq_g W_hg (dq: the gradient of each gate's
         recurrent product; da_g for the LSTM and for the GRU's r, z)."""
@@ -162,10 +167,6 @@ class _LSTMSteps(_Slices):
     def candidate(self, a_g):
         """g = tanh(a_g), the candidate cell state."""
         return np.tanh(a_g)
-
-    def candidate_grad(self, g, a_g):
-        """dg/da_g = 1 - g^2 (tanh's derivative, read from g; a_g the pre-activation)."""
-        return 1 - g * g
 
     def cell_act(self, c_new):
         """tanh(c'), as forward and backward both read it (the tape's ``tc``)."""
@@ -226,10 +227,6 @@ class _GRUSteps(_Slices):
             return dh * z, dh * (n - h_prev), dh * (1 - z)
         return dh * (1 - z), dh * (h_prev - n), dh * z
 
-    def cand_n_grad(self, n, a_n):
-        """dn/da_n = 1 - n^2 (tanh's derivative, read from n; a_n the pre-activation)."""
-        return 1 - n * n
-
     def reset_grad(self, da_n, q):
         """dr = da_n * q, q = h W_hn^T + b_hn."""
         return da_n * q
@@ -270,7 +267,7 @@ class _GRUSteps(_Slices):
     def step_back(self, w, t, d_states):
         (dh_new,) = d_states
         dn, dz, dh_direct = self.update_grads(dh_new, t["z"], t["n"], t["h"])
-        da_n = dn * self.cand_n_grad(t["n"], t["a_n"])
+        da_n = dn * self.candidate_grad(t["n"], t["a_n"])
         da = {
             "r": self.reset_grad(da_n, t["q"]) * self.gate_sig_grad("r", t["a_r"], t["r"]),
             "z": dz * self.gate_sig_grad("z", t["a_z"], t["z"]),
@@ -658,11 +655,15 @@ class LSTMSigmoidPrimeAsO(LSTM):
         return s if gate == "o" else super().gate_sig_grad(gate, a, s)
 
 
-class LSTMTanhPrimeFromPreactivation(LSTM):
-    """da_g = dc * i * (1 - a_g^2): tanh' written from the pre-activation instead of g."""
+class _TanhPrimeFromPreactivation:
+    """tanh' of the candidate written 1 - a^2, from the pre-activation instead of the value."""
 
-    def candidate_grad(self, g, a_g):
-        return 1 - a_g * a_g
+    def candidate_grad(self, t, a):
+        return 1 - a * a
+
+
+class LSTMTanhPrimeFromPreactivation(_TanhPrimeFromPreactivation, LSTM):
+    """da_g = dc * i * (1 - a_g^2)."""
 
 
 class LSTMIgnoresDcN(LSTM):
@@ -715,8 +716,8 @@ class LSTMCandidateSigmoid(LSTM):
 class LSTMCandidateSigmoidExact(LSTMCandidateSigmoid):
     """g = sigmoid(a_g) forward and backward (da_g with g (1 - g)): a consistent wrong model."""
 
-    def candidate_grad(self, g, a_g):
-        return g * (1 - g)
+    def candidate_grad(self, t, a):
+        return t * (1 - t)
 
 
 class LSTMHWithoutTanhC(LSTM):
@@ -769,16 +770,16 @@ class _ResetBefore:
         if w["bih"] is not None:
             a_n = a_n + w["bih"]["n"] + w["bhh"]["n"]
         n = np.tanh(a_n)
-        tape = dict(x=x, h=h, a_r=a_r, a_z=a_z, r=r, z=z, n=n)
+        tape = dict(x=x, h=h, a_r=a_r, a_z=a_z, a_n=a_n, r=r, z=z, n=n)
         return ((1 - z) * n + z * h,), tape
 
     def step_back(self, w, t, d_states):
         (dh_new,) = d_states
         dn, dz, dh_direct = self.update_grads(dh_new, t["z"], t["n"], t["h"])
-        da_n = dn * (1 - t["n"] * t["n"])
+        da_n = dn * self.candidate_grad(t["n"], t["a_n"])  # the hooks, so a mistake combines with this model
         d_rh = _mm(da_n, w["hh"]["n"])
-        da = {"r": d_rh * t["h"] * self.sig_grad(t["a_r"], t["r"]), "z": dz * self.sig_grad(t["a_z"], t["z"]),
-              "n": da_n}
+        da = {"r": d_rh * t["h"] * self.gate_sig_grad("r", t["a_r"], t["r"]),
+              "z": dz * self.gate_sig_grad("z", t["a_z"], t["z"]), "n": da_n}
         dx = sum(_mm(da[g], w["ih"][g]) for g in self.gate_order)
         dh = _mm(da["r"], w["hh"]["r"]) + _mm(da["z"], w["hh"]["z"]) + d_rh * t["r"] + dh_direct
         contrib = self.weight_contrib(w, t["x"], t["h"], da, da)
@@ -833,11 +834,8 @@ class GRUSigmoidPrimeAsR(GRU):
         return s if gate == "r" else super().gate_sig_grad(gate, a, s)
 
 
-class GRUTanhPrimeFromPreactivation(GRU):
-    """da_n = dn * (1 - a_n^2): tanh' written from the pre-activation instead of n."""
-
-    def cand_n_grad(self, n, a_n):
-        return 1 - a_n * a_n
+class GRUTanhPrimeFromPreactivation(_TanhPrimeFromPreactivation, GRU):
+    """da_n = dn * (1 - a_n^2)."""
 
 
 class GRUZTanh(GRU):
