@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections import Counter
 import shlex
 
 from .compare import causal_order_line, format_comparison
@@ -209,8 +210,6 @@ def declined_summary(reasons: list, checked: int, *, limit: int = 6) -> str:
     usually share their start ("X declined: ...; not supported: ") and differ in the values
     at the end, so the common start is said once (cut at a ": " or "; ", never inside a
     word) and the endings follow, joined by " | "; past ``limit`` of them, how many more."""
-    from collections import Counter
-
     counts = Counter(reasons)
     head = f"{len(reasons)} of {len(reasons) + checked} examples declined, {checked} checked: "
     distinct = sorted(counts, key=lambda r: -counts[r])  # stable: first seen first among equals

@@ -187,9 +187,10 @@ def diagnose(cls, case, comparisons) -> Diagnosis:
                    failing_case=case)
     probe_run = None
     # (a case that already is its generic variant is diagnosed as itself, without the "below:" line)
-    if case.lengths is None and case.truncate is None and _generic_variant(case) != case:
+    generic = _generic_variant(case)
+    if case.lengths is None and case.truncate is None and generic != case:
         try:
-            r = run_both(cls, _generic_variant(case))
+            r = run_both(cls, generic)
             if any(not c.passed for c in r.comparisons):
                 probe_run = r
         except Exception:  # noqa: BLE001 - the generic probe is best effort
